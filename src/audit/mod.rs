@@ -1,0 +1,3 @@
+//! The audit trail: hash-chained JSON lines.
+
+pub mod chain;

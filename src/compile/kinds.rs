@@ -1,0 +1,94 @@
+//! The kind-specific part of a step.
+
+use crate::diagnostic::Diagnostic;
+use crate::plan::{ShellStep, StepKind};
+use crate::spec::{ShellSpec, Spanned, StepSpec};
+use crate::template::Escape;
+
+use super::scope::{Checker, Scope, StepRef};
+use super::values::{self, Params};
+
+/// The default interpreter of `shell` steps.
+pub const DEFAULT_INTERPRETER: &[&str] = &["bash", "-eo", "pipefail"];
+
+/// Compiles whichever kind the step has (`uses` is expanded by the caller).
+pub fn compile_kind(
+    spec: &StepSpec,
+    checker: &Checker,
+    scope: &Scope,
+    params: Option<&Params>,
+    diagnostics: &mut Vec<Diagnostic>,
+    refs: &mut Vec<StepRef>,
+) -> Option<StepKind> {
+    if let Some(shell) = &spec.shell {
+        return shell_kind(shell, checker, scope, diagnostics, refs).map(StepKind::Shell);
+    }
+    if let Some(sleep) = &spec.sleep {
+        return values::duration(sleep, params, diagnostics).map(StepKind::Sleep);
+    }
+    None
+}
+
+fn shell_kind(
+    shell: &Spanned<crate::spec::StrOr<ShellSpec>>,
+    checker: &Checker,
+    scope: &Scope,
+    diagnostics: &mut Vec<Diagnostic>,
+    refs: &mut Vec<StepRef>,
+) -> Option<ShellStep> {
+    let spec = &shell.value.0;
+    // The short form has no position of its own: it is the `shell:` value.
+    let run_span = if spec.run.span.line == 0 {
+        shell.span
+    } else {
+        spec.run.span
+    };
+    if spec.run.value.trim().is_empty() {
+        diagnostics.push(Diagnostic::new(run_span, "empty shell script"));
+        return None;
+    }
+    let run = checker.template(
+        &spec.run.value,
+        run_span,
+        Escape::Shell,
+        scope,
+        diagnostics,
+        refs,
+    );
+    let cwd = spec
+        .cwd
+        .as_ref()
+        .map(|c| checker.template(&c.value, c.span, Escape::None, scope, diagnostics, refs));
+    let env = spec
+        .env
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.value.clone(),
+                checker.template(&v.value, v.span, Escape::None, scope, diagnostics, refs),
+            )
+        })
+        .collect();
+    let interpreter = match &spec.interpreter {
+        None => DEFAULT_INTERPRETER
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+        Some(text) => match shlex::split(&text.value) {
+            Some(words) if !words.is_empty() => words,
+            _ => {
+                diagnostics.push(
+                    Diagnostic::new(text.span, format!("invalid interpreter `{}`", text.value))
+                        .hint("a program and its flags, e.g. `python3` or `sh -e`"),
+                );
+                return None;
+            }
+        },
+    };
+    Some(ShellStep {
+        run,
+        cwd,
+        env,
+        interpreter,
+    })
+}

@@ -1,0 +1,3 @@
+//! The engine: scheduling, retries, timeouts, cancellation.
+
+pub mod retry;

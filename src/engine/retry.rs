@@ -1,0 +1,506 @@
+//! Retry policies: how often, how long apart, which failures, until when.
+//!
+//! A policy is what a step's `retry:` says:
+//!
+//! ```yaml
+//! retry:
+//!   attempts: 5            # total attempts, the first included (>= 1)
+//!   delay: 2s              # before the second attempt
+//!   backoff: exponential   # or fixed
+//!   max_delay: 30s         # cap on any one delay
+//!   jitter: true           # true: full jitter; 0.2: ±20 %; false: none
+//!   on: [timeout, connect, { exit_code: [75] }, { status: [5xx, 429] }]
+//!   deadline: 5m           # no attempt starts later than this after the first
+//! ```
+//!
+//! Durations are written as humantime strings (`500ms`, `2s`, `1m 30s`) or as
+//! integer milliseconds, and are serialised as humantime strings.
+//!
+//! `on` absent means every failure is retried; a list retries only the
+//! failures it names (`[]` none). Whatever `on` says, a failed `assert` is
+//! always retried, so that `retry` polls until the asserted condition holds.
+
+mod serde_duration;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use rand::Rng;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Why a policy is invalid.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RetryError {
+    /// `attempts` was 0.
+    #[error("retry attempts must be at least 1 (the first attempt counts)")]
+    ZeroAttempts,
+    /// The jitter fraction was outside (0, 1].
+    #[error("jitter must be true, false or a fraction in (0, 1], not {0}")]
+    Jitter(f64),
+    /// `max_delay` was below `delay`.
+    #[error("max_delay ({}) is shorter than delay ({})", humantime::format_duration(*max_delay), humantime::format_duration(*delay))]
+    MaxBelowDelay {
+        /// The base delay.
+        delay: Duration,
+        /// The cap.
+        max_delay: Duration,
+    },
+    /// A status pattern did not parse.
+    #[error(
+        "invalid status pattern `{0}`: expected a code such as 503 or a class such as 5xx or 50x"
+    )]
+    StatusPattern(String),
+}
+
+/// How the delay grows between attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backoff {
+    /// The same delay every time.
+    #[default]
+    Fixed,
+    /// `delay * 2^(n-1)` before the `n+1`-th attempt.
+    Exponential,
+}
+
+/// Randomisation of delays, so that many retrying runs do not move in step.
+///
+/// Written as `false` ([`Jitter::None`]), `true` ([`Jitter::Full`]: uniform in
+/// `[0, d]`, the "full jitter" of the AWS architecture blog) or a fraction `x`
+/// in (0, 1] ([`Jitter::Proportional`]: uniform in `[d(1-x), d(1+x)]`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Jitter {
+    /// Exact delays.
+    #[default]
+    None,
+    /// Uniform in `[0, d]`.
+    Full,
+    /// Uniform in `[d(1-x), d(1+x)]`.
+    Proportional(f64),
+}
+
+/// What kind of failure an attempt ended with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    /// The attempt timed out.
+    Timeout,
+    /// A process exited with this non-zero code.
+    ExitCode(i32),
+    /// A connection could not be made (refused, DNS, TLS handshake…).
+    Connect,
+    /// An HTTP answer had an unexpected status.
+    HttpStatus(u16),
+    /// An `assert` expression was false.
+    Assert,
+    /// Anything else.
+    Other,
+}
+
+/// An HTTP status pattern: three characters, each a digit or `x`, such as
+/// `503`, `5xx` or `50x`. Written as a string or, for an exact code, a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusPattern([Option<u8>; 3]);
+
+/// One condition of a `retry.on` list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryCondition {
+    /// `timeout`: the attempt timed out.
+    Timeout,
+    /// `connect`: no connection could be made.
+    Connect,
+    /// `exit_code: [..]`: a process exited with one of these codes.
+    ExitCode(Vec<i32>),
+    /// `status: [..]`: an HTTP status matching one of these patterns.
+    Status(Vec<StatusPattern>),
+}
+
+/// Which failures are retried (failed asserts always are).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum RetryOn {
+    /// Every failure (`on` absent).
+    #[default]
+    Any,
+    /// Only failures matching one of these conditions.
+    Only(Vec<RetryCondition>),
+}
+
+/// Why no further attempt is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GiveUp {
+    /// `on` does not cover this failure.
+    NotRetryable,
+    /// All attempts were used.
+    AttemptsExhausted,
+    /// The next attempt would start after the deadline.
+    DeadlineExceeded,
+}
+
+/// What to do after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryDecision {
+    /// Try again after this long.
+    RetryAfter(Duration),
+    /// Stop; the step fails.
+    GiveUp(GiveUp),
+}
+
+/// A step's retry policy. See the module documentation for its YAML form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawPolicy", into = "RawPolicy")]
+pub struct RetryPolicy {
+    /// Total attempts, the first included; at least 1.
+    pub attempts: u32,
+    /// Delay before the second attempt.
+    pub delay: Duration,
+    /// How delays grow.
+    pub backoff: Backoff,
+    /// Cap on any one delay, jitter included.
+    pub max_delay: Option<Duration>,
+    /// Randomisation of delays.
+    pub jitter: Jitter,
+    /// Which failures are retried.
+    pub on: RetryOn,
+    /// No attempt starts later than this after the first one started.
+    pub deadline: Option<Duration>,
+}
+
+impl Default for RetryPolicy {
+    /// One attempt (no retry), 1s fixed delay, no cap, no jitter, any failure.
+    fn default() -> Self {
+        Self {
+            attempts: 1,
+            delay: Duration::from_secs(1),
+            backoff: Backoff::Fixed,
+            max_delay: None,
+            jitter: Jitter::None,
+            on: RetryOn::Any,
+            deadline: None,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Checks the invariants a deserialised policy is guaranteed to hold.
+    pub fn validate(&self) -> Result<(), RetryError> {
+        if self.attempts == 0 {
+            return Err(RetryError::ZeroAttempts);
+        }
+        if let Jitter::Proportional(x) = self.jitter
+            && !(x > 0.0 && x <= 1.0)
+        {
+            return Err(RetryError::Jitter(x));
+        }
+        if let Some(max_delay) = self.max_delay
+            && max_delay < self.delay
+        {
+            return Err(RetryError::MaxBelowDelay {
+                delay: self.delay,
+                max_delay,
+            });
+        }
+        Ok(())
+    }
+
+    /// The delay after failed attempt number `attempt` (1 = after the first
+    /// attempt), without jitter: `delay`, or `delay * 2^(attempt-1)` when
+    /// exponential, capped by `max_delay`. Saturates instead of overflowing.
+    /// `attempt` 0 (nothing failed yet) gives zero.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        if attempt == 0 || self.delay.is_zero() {
+            return Duration::ZERO;
+        }
+        let raw = match self.backoff {
+            Backoff::Fixed => self.delay,
+            Backoff::Exponential => 2u32
+                .checked_pow(attempt - 1)
+                .and_then(|factor| self.delay.checked_mul(factor))
+                .unwrap_or(Duration::MAX),
+        };
+        self.cap(raw)
+    }
+
+    /// [`delay`](Self::delay) randomised by the policy's [`Jitter`], then
+    /// capped by `max_delay` again (proportional jitter may exceed it).
+    pub fn delay_with_jitter(&self, attempt: u32, rng: &mut impl Rng) -> Duration {
+        let base = self.delay(attempt);
+        let jittered = match self.jitter {
+            Jitter::None => base,
+            Jitter::Full => base.mul_f64(rng.random_range(0.0..=1.0)),
+            Jitter::Proportional(x) => {
+                // Only `validate` guarantees the range; never panic on NaN.
+                let x = if x.is_nan() { 0.0 } else { x.clamp(0.0, 1.0) };
+                let factor = rng.random_range((1.0 - x)..=(1.0 + x));
+                // mul_f64 panics on overflow; a huge base is already the cap.
+                base.checked_mul(2).map_or(base, |_| base.mul_f64(factor))
+            }
+        };
+        self.cap(jittered)
+    }
+
+    /// Whether `failure` is retried by `on`. [`FailureClass::Assert`] always is.
+    pub fn should_retry(&self, failure: &FailureClass) -> bool {
+        self.on.matches(failure)
+    }
+
+    /// Whether another attempt may follow `attempt` completed attempts,
+    /// `elapsed` after the first one started.
+    pub fn may_retry(&self, attempt: u32, elapsed: Duration) -> bool {
+        attempt < self.attempts && self.deadline.is_none_or(|deadline| elapsed < deadline)
+    }
+
+    /// Everything at once: after failed attempt `attempt` (1-based), which
+    /// started `elapsed` after the first, retry after a jittered delay, or
+    /// give up. A retry whose start would fall after the deadline is not made.
+    pub fn decide(
+        &self,
+        attempt: u32,
+        elapsed: Duration,
+        failure: &FailureClass,
+        rng: &mut impl Rng,
+    ) -> RetryDecision {
+        if !self.should_retry(failure) {
+            return RetryDecision::GiveUp(GiveUp::NotRetryable);
+        }
+        if attempt >= self.attempts {
+            return RetryDecision::GiveUp(GiveUp::AttemptsExhausted);
+        }
+        let wait = self.delay_with_jitter(attempt, rng);
+        let next_start = elapsed.saturating_add(wait);
+        match self.deadline {
+            Some(deadline) if next_start >= deadline => {
+                RetryDecision::GiveUp(GiveUp::DeadlineExceeded)
+            }
+            _ => RetryDecision::RetryAfter(wait),
+        }
+    }
+
+    fn cap(&self, delay: Duration) -> Duration {
+        self.max_delay.map_or(delay, |max| delay.min(max))
+    }
+}
+
+impl RetryOn {
+    /// Whether `failure` is retried.
+    pub fn matches(&self, failure: &FailureClass) -> bool {
+        match (self, failure) {
+            (_, FailureClass::Assert) | (RetryOn::Any, _) => true,
+            (RetryOn::Only(conditions), failure) => conditions.iter().any(|c| c.matches(failure)),
+        }
+    }
+}
+
+impl RetryCondition {
+    /// Whether `failure` satisfies this condition.
+    pub fn matches(&self, failure: &FailureClass) -> bool {
+        match (self, failure) {
+            (RetryCondition::Timeout, FailureClass::Timeout)
+            | (RetryCondition::Connect, FailureClass::Connect) => true,
+            (RetryCondition::ExitCode(codes), FailureClass::ExitCode(code)) => codes.contains(code),
+            (RetryCondition::Status(patterns), FailureClass::HttpStatus(status)) => {
+                patterns.iter().any(|p| p.matches(*status))
+            }
+            _ => false,
+        }
+    }
+}
+
+impl StatusPattern {
+    /// Whether `status` matches.
+    pub fn matches(&self, status: u16) -> bool {
+        if !(100..=999).contains(&status) {
+            return false;
+        }
+        let digits = [status / 100, status / 10 % 10, status % 10];
+        self.0
+            .iter()
+            .zip(digits)
+            .all(|(want, got)| want.is_none_or(|w| u16::from(w) == got))
+    }
+
+    /// The exact code, when the pattern has no wildcard.
+    pub fn exact(&self) -> Option<u16> {
+        match self.0 {
+            [Some(a), Some(b), Some(c)] => {
+                Some(u16::from(a) * 100 + u16::from(b) * 10 + u16::from(c))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl FromStr for StatusPattern {
+    type Err = RetryError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let invalid = || RetryError::StatusPattern(s.to_owned());
+        let bytes = s.trim().as_bytes();
+        let [a, b, c] = bytes else {
+            return Err(invalid());
+        };
+        let mut pattern = [None; 3];
+        for (slot, byte) in pattern.iter_mut().zip([*a, *b, *c]) {
+            *slot = match byte {
+                b'0'..=b'9' => Some(byte - b'0'),
+                b'x' | b'X' => None,
+                _ => return Err(invalid()),
+            };
+        }
+        if !matches!(pattern[0], Some(1..=5)) {
+            return Err(invalid());
+        }
+        Ok(Self(pattern))
+    }
+}
+
+impl fmt::Display for StatusPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for digit in self.0 {
+            match digit {
+                Some(d) => write!(f, "{d}")?,
+                None => f.write_str("x")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for StatusPattern {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.exact() {
+            Some(code) => serializer.serialize_u16(code),
+            None => serializer.collect_str(self),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StatusPattern {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Code(u64),
+            Text(String),
+        }
+        let text = match Raw::deserialize(deserializer)? {
+            Raw::Code(code) => code.to_string(),
+            Raw::Text(text) => text,
+        };
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for Jitter {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Jitter::None => serializer.serialize_bool(false),
+            Jitter::Full => serializer.serialize_bool(true),
+            Jitter::Proportional(x) => serializer.serialize_f64(*x),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Jitter {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Flag(bool),
+            Fraction(f64),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Flag(false) => Ok(Jitter::None),
+            Raw::Flag(true) => Ok(Jitter::Full),
+            Raw::Fraction(x) if x > 0.0 && x <= 1.0 => Ok(Jitter::Proportional(x)),
+            Raw::Fraction(x) => Err(serde::de::Error::custom(RetryError::Jitter(x))),
+        }
+    }
+}
+
+impl Serialize for RetryOn {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RetryOn::Any => serializer.serialize_none(),
+            RetryOn::Only(conditions) => conditions.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RetryOn {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(
+            match Option::<Vec<RetryCondition>>::deserialize(deserializer)? {
+                None => RetryOn::Any,
+                Some(conditions) => RetryOn::Only(conditions),
+            },
+        )
+    }
+}
+
+/// The serialised shape; conversion validates.
+#[derive(Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawPolicy {
+    attempts: u32,
+    #[serde(with = "serde_duration")]
+    delay: Duration,
+    backoff: Backoff,
+    #[serde(
+        with = "serde_duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    max_delay: Option<Duration>,
+    jitter: Jitter,
+    #[serde(skip_serializing_if = "is_any")]
+    on: RetryOn,
+    #[serde(
+        with = "serde_duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    deadline: Option<Duration>,
+}
+
+fn is_any(on: &RetryOn) -> bool {
+    *on == RetryOn::Any
+}
+
+impl Default for RawPolicy {
+    fn default() -> Self {
+        RetryPolicy::default().into()
+    }
+}
+
+impl TryFrom<RawPolicy> for RetryPolicy {
+    type Error = RetryError;
+
+    fn try_from(raw: RawPolicy) -> Result<Self, Self::Error> {
+        let policy = RetryPolicy {
+            attempts: raw.attempts,
+            delay: raw.delay,
+            backoff: raw.backoff,
+            max_delay: raw.max_delay,
+            jitter: raw.jitter,
+            on: raw.on,
+            deadline: raw.deadline,
+        };
+        policy.validate()?;
+        Ok(policy)
+    }
+}
+
+impl From<RetryPolicy> for RawPolicy {
+    fn from(p: RetryPolicy) -> Self {
+        RawPolicy {
+            attempts: p.attempts,
+            delay: p.delay,
+            backoff: p.backoff,
+            max_delay: p.max_delay,
+            jitter: p.jitter,
+            on: p.on,
+            deadline: p.deadline,
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! The serde model of runbook and step-template files, with positions.
+//!
+//! [`parse_runbook`] and [`parse_template`] never stop at the first problem:
+//! they return what could be read and every problem found.
+
+pub mod de;
+mod runbook;
+mod scalar;
+mod spanned;
+mod step;
+mod template_file;
+pub mod yaml;
+
+pub use runbook::{
+    ChatTriggerSpec, ConcurrencySpec, DefaultsSpec, InputSpec, RunbookSpec, ScheduleSpec,
+    TriggersSpec,
+};
+pub use scalar::{FromScalar, OneOrMany, Scalar, StrOr};
+pub use spanned::{Lenient, Spanned};
+pub use step::{RetryOnSpec, RetrySpec, ShellSpec, StepSpec};
+pub use template_file::{ParamSpec, StepTemplateSpec};
+
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use de::{DeError, DeErrorKind};
+use yaml::Span;
+
+/// Parses a runbook file. `None` when nothing usable could be read.
+pub fn parse_runbook(source: &str) -> (Option<RunbookSpec>, Vec<Diagnostic>) {
+    parse(source, "a runbook")
+}
+
+/// Parses a step-template file (`steps/<name>.yaml`).
+pub fn parse_template(source: &str) -> (Option<StepTemplateSpec>, Vec<Diagnostic>) {
+    parse(source, "a step template")
+}
+
+/// Parses `steward.yaml`.
+pub fn parse_config(source: &str) -> (Option<crate::config::Config>, Vec<Diagnostic>) {
+    if yaml::parse(source).is_ok_and(|n| n.is_none()) {
+        return (Some(crate::config::Config::default()), Vec::new());
+    }
+    parse(source, "a project configuration")
+}
+
+fn parse<T: serde::de::DeserializeOwned>(source: &str, what: &str) -> (Option<T>, Vec<Diagnostic>) {
+    let node = match yaml::parse(source) {
+        Ok(Some(node)) => node,
+        Ok(None) => {
+            return (
+                None,
+                vec![Diagnostic::whole_file(format!(
+                    "the file is empty, expected {what}"
+                ))],
+            );
+        }
+        Err(e) => {
+            return (
+                None,
+                vec![Diagnostic::new(e.span, e.message).hint(
+                    "check the indentation and quoting near here; a value holding `: ` or starting with `{` or `*` needs quotes",
+                )],
+            );
+        }
+    };
+    if node.as_map().is_none() {
+        return (
+            None,
+            vec![Diagnostic::new(
+                node.span,
+                format!(
+                    "expected {what} (a mapping of keys), found {}",
+                    node.kind_name()
+                ),
+            )],
+        );
+    }
+    let (value, errors) = de::from_node::<T>(&node);
+    let diagnostics = errors.into_iter().map(to_diagnostic).collect();
+    (value, diagnostics)
+}
+
+fn to_diagnostic(error: DeError) -> Diagnostic {
+    match error.kind {
+        DeErrorKind::UnknownField { field, expected } => {
+            let hint = match did_you_mean(&field, expected.iter().copied()) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => format!("the keys allowed here are: {}", expected.join(", ")),
+            };
+            Diagnostic::new(
+                Span::new(error.span.line, error.span.col, field.chars().count()),
+                format!("unknown key `{field}`"),
+            )
+            .hint(hint)
+        }
+        DeErrorKind::MissingField(field) => {
+            Diagnostic::new(error.span, format!("missing key `{field}`"))
+        }
+        DeErrorKind::Message(message) => Diagnostic::new(error.span, tidy(&message)),
+    }
+}
+
+/// serde's wording, in the terms an operator knows.
+fn tidy(message: &str) -> String {
+    message
+        .replace("invalid type: ", "")
+        .replace("unknown variant", "unknown value")
+        .replace("map", "mapping")
+        .replace("sequence", "list")
+}

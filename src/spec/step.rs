@@ -1,0 +1,109 @@
+//! A step, as written in a runbook or a step template.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::scalar::{FromScalar, OneOrMany, Scalar, StrOr};
+use super::spanned::Spanned;
+
+/// One step: common fields, and exactly one kind (`shell`, `sleep` or `uses`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    /// Unique id, `[a-z0-9_-]+`; `steps.<id>` reads its result.
+    pub id: Option<Spanned<String>>,
+    /// A human-readable name for the terminal and reports.
+    pub name: Option<String>,
+    /// Steps that must finish first; default: the step above. `[]`: none.
+    pub needs: Option<Vec<Spanned<String>>>,
+    /// An expression; when false the step is skipped.
+    pub when: Option<Spanned<Scalar>>,
+    /// How to retry a failed attempt.
+    pub retry: Option<RetrySpec>,
+    /// How long one attempt may take, e.g. `30s`, `10m`.
+    pub timeout: Option<Spanned<Scalar>>,
+    /// A compensating step, run (newest first) when the run fails.
+    pub undo: Option<Box<StepSpec>>,
+    /// A failure of this step doesn't fail the run.
+    pub continue_on_error: Option<bool>,
+    /// An expression giving a list (or a literal list): the step runs once
+    /// per element, read as `item`.
+    pub for_each: Option<Spanned<serde_json::Value>>,
+    /// Expressions over `result` that must all hold, else the attempt fails.
+    pub assert: Option<OneOrMany<Spanned<String>>>,
+    /// Named outputs: templates over `result`, read as `steps.<id>.outputs`.
+    #[serde(default)]
+    pub outputs: IndexMap<Spanned<String>, Spanned<serde_json::Value>>,
+    /// Run a script with bash (`-eo pipefail`) or another interpreter.
+    pub shell: Option<Spanned<StrOr<ShellSpec>>>,
+    /// Wait for a duration, e.g. `10s`.
+    pub sleep: Option<Spanned<Scalar>>,
+    /// Expand a step template from `steps/<name>.yaml`.
+    pub uses: Option<Spanned<String>>,
+    /// Parameters of the `uses` template (templates in the caller's context).
+    #[serde(default, rename = "with")]
+    pub with: IndexMap<Spanned<String>, Spanned<serde_json::Value>>,
+}
+
+/// A `shell` step in full form.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShellSpec {
+    /// The script (a template; interpolated values are shell-quoted).
+    pub run: Spanned<String>,
+    /// Working directory (a template).
+    pub cwd: Option<Spanned<String>>,
+    /// Extra environment variables (templates).
+    #[serde(default)]
+    pub env: IndexMap<Spanned<String>, Spanned<String>>,
+    /// The interpreter and its flags, e.g. `python3` or `sh -e`; the script
+    /// is passed with `-c`. Default: `bash -eo pipefail`.
+    pub interpreter: Option<Spanned<String>>,
+}
+
+impl FromScalar for ShellSpec {
+    fn from_scalar(run: String) -> Self {
+        ShellSpec {
+            run: Spanned::new(Default::default(), run),
+            cwd: None,
+            env: IndexMap::new(),
+            interpreter: None,
+        }
+    }
+}
+
+/// A retry policy.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySpec {
+    /// Total attempts, at least 1 (default 1: no retry).
+    pub attempts: Option<Spanned<Scalar>>,
+    /// Wait before the second attempt, e.g. `2s` (default `1s`).
+    pub delay: Option<Spanned<Scalar>>,
+    /// `fixed` (default) or `exponential` (the delay doubles each time).
+    pub backoff: Option<Spanned<Scalar>>,
+    /// Upper bound for an exponential delay.
+    pub max_delay: Option<Spanned<Scalar>>,
+    /// Randomise delays (full jitter) so that many runs don't retry in step.
+    pub jitter: Option<Spanned<Scalar>>,
+    /// Which failures are retried; default: all. Failed asserts are always
+    /// retried, so that `retry` polls until a condition holds.
+    pub on: Option<Vec<Spanned<RetryOnSpec>>>,
+    /// Bound on the whole retry loop, e.g. `5m`.
+    pub deadline: Option<Spanned<Scalar>>,
+}
+
+/// A kind of failure to retry.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum RetryOnSpec {
+    /// The attempt timed out.
+    Timeout,
+    /// A connection could not be made (network step kinds).
+    Connect,
+    /// A shell step exited with one of these codes.
+    ExitCode(Vec<i32>),
+    /// An HTTP answer had one of these statuses (`503`, `5xx`).
+    Status(Vec<Scalar>),
+}

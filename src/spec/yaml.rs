@@ -1,0 +1,321 @@
+//! A YAML document as a tree of nodes that remember where they came from.
+//!
+//! serde_yaml reports where a syntax error is but forgets positions once a
+//! document is parsed; semantic errors (an unknown `needs`, a bad duration)
+//! must point at their line and column too. So the document is read with
+//! yaml-rust2's event parser into [`Node`]s carrying a [`Span`], and
+//! [`super::de`] deserializes the spec types from those nodes.
+
+use std::collections::HashMap;
+
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// A position in a source file: 1-based line, 1-based column (in chars),
+/// and the length of the token in chars (at least 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Span {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, counted in characters.
+    pub col: usize,
+    /// Length of the token in characters; the caret's width.
+    pub len: usize,
+}
+
+impl Span {
+    /// A span at `line:col` covering `len` characters.
+    pub fn new(line: usize, col: usize, len: usize) -> Self {
+        Span {
+            line,
+            col,
+            len: len.max(1),
+        }
+    }
+
+    /// The same position, covering `len` characters from `offset` chars in.
+    pub fn sub(self, offset: usize, len: usize) -> Self {
+        Span::new(self.line, self.col + offset, len)
+    }
+}
+
+/// How a scalar was written, which decides how a plain `true` or `3` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScalarStyle {
+    /// Unquoted: `yes`, `3`, `null` are resolved by the YAML 1.2 core schema.
+    Plain,
+    /// Single or double quoted: always a string.
+    Quoted,
+    /// A `|` or `>` block: always a string, starting on the next line.
+    Block,
+}
+
+/// One YAML node with its position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// Where the node starts.
+    pub span: Span,
+    /// What the node holds.
+    pub value: NodeValue,
+}
+
+/// The content of a [`Node`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeValue {
+    /// A scalar with its text as written (after unquoting) and style.
+    Scalar(String, ScalarStyle),
+    /// A sequence.
+    Seq(Vec<Node>),
+    /// A mapping, in source order.
+    Map(Vec<(Node, Node)>),
+}
+
+impl Node {
+    /// The scalar text, if this is a scalar.
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            NodeValue::Scalar(s, _) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The mapping entries, if this is a mapping.
+    pub fn as_map(&self) -> Option<&[(Node, Node)]> {
+        match &self.value {
+            NodeValue::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    /// The sequence items, if this is a sequence.
+    pub fn as_seq(&self) -> Option<&[Node]> {
+        match &self.value {
+            NodeValue::Seq(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// The value and key node of `key` in a mapping.
+    pub fn get(&self, key: &str) -> Option<(&Node, &Node)> {
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(k, v)| (k, v))
+    }
+
+    /// Whether a plain scalar reads as YAML null (`~`, `null`, or empty).
+    pub fn is_null(&self) -> bool {
+        matches!(&self.value, NodeValue::Scalar(s, ScalarStyle::Plain) if is_null_text(s))
+    }
+
+    /// A short name of the node's shape, for error messages.
+    pub fn kind_name(&self) -> &'static str {
+        match &self.value {
+            NodeValue::Scalar(..) if self.is_null() => "null",
+            NodeValue::Scalar(..) => "a scalar",
+            NodeValue::Seq(_) => "a list",
+            NodeValue::Map(_) => "a mapping",
+        }
+    }
+}
+
+pub(crate) fn is_null_text(s: &str) -> bool {
+    matches!(s, "" | "~" | "null" | "Null" | "NULL")
+}
+
+/// A YAML syntax error, or a document shape YAML allows but runbooks don't.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct YamlError {
+    /// What went wrong.
+    pub message: String,
+    /// Where.
+    pub span: Span,
+}
+
+/// Parses one YAML document. An empty document is `None`.
+pub fn parse(source: &str) -> Result<Option<Node>, YamlError> {
+    let mut builder = Builder::default();
+    let mut parser = Parser::new_from_str(source);
+    parser.load(&mut builder, true).map_err(|e| YamlError {
+        message: tidy_scan_message(e.info()),
+        span: span_at(e.marker(), 1),
+    })?;
+    if let Some(error) = builder.error {
+        return Err(error);
+    }
+    Ok(builder.documents.into_iter().next())
+}
+
+fn tidy_scan_message(info: &str) -> String {
+    format!("invalid YAML: {info}")
+}
+
+fn span_at(mark: &Marker, len: usize) -> Span {
+    Span::new(mark.line().max(1), mark.col() + 1, len)
+}
+
+enum Open {
+    Seq(Span, Vec<Node>),
+    Map(Span, Vec<(Node, Node)>, Option<Node>),
+}
+
+#[derive(Default)]
+struct Builder {
+    stack: Vec<(Open, usize)>,
+    anchors: HashMap<usize, Node>,
+    documents: Vec<Node>,
+    error: Option<YamlError>,
+}
+
+impl Builder {
+    fn push_node(&mut self, node: Node, anchor: usize) {
+        if anchor > 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            None => {
+                if self.documents.is_empty() {
+                    self.documents.push(node);
+                } else if self.error.is_none() {
+                    self.error = Some(YamlError {
+                        message: "a runbook file holds one YAML document, this is a second one"
+                            .into(),
+                        span: node.span,
+                    });
+                }
+            }
+            Some((Open::Seq(_, items), _)) => items.push(node),
+            Some((Open::Map(_, entries, pending_key), _)) => match pending_key.take() {
+                None => *pending_key = Some(node),
+                Some(key) => {
+                    let duplicate = key.as_str().is_some()
+                        && entries.iter().any(|(k, _)| k.as_str() == key.as_str());
+                    if duplicate && self.error.is_none() {
+                        self.error = Some(YamlError {
+                            message: format!(
+                                "duplicate key `{}` in this mapping",
+                                key.as_str().unwrap_or_default()
+                            ),
+                            span: key.span,
+                        });
+                    }
+                    entries.push((key, node));
+                }
+            },
+        }
+    }
+}
+
+impl MarkedEventReceiver for Builder {
+    fn on_event(&mut self, event: Event, mark: Marker) {
+        match event {
+            Event::Scalar(text, style, anchor, _tag) => {
+                let (style, extra) = match style {
+                    TScalarStyle::Plain => (ScalarStyle::Plain, 0),
+                    TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => {
+                        (ScalarStyle::Quoted, 2)
+                    }
+                    _ => (ScalarStyle::Block, 0),
+                };
+                let width = match style {
+                    ScalarStyle::Block => 1,
+                    _ => text.lines().next().map_or(0, |l| l.chars().count()) + extra,
+                };
+                let node = Node {
+                    span: span_at(&mark, width),
+                    value: NodeValue::Scalar(text, style),
+                };
+                self.push_node(node, anchor);
+            }
+            Event::SequenceStart(anchor, _) => {
+                self.stack
+                    .push((Open::Seq(span_at(&mark, 1), Vec::new()), anchor));
+            }
+            Event::MappingStart(anchor, _) => {
+                self.stack
+                    .push((Open::Map(span_at(&mark, 1), Vec::new(), None), anchor));
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some((open, anchor)) = self.stack.pop() {
+                    let node = match open {
+                        Open::Seq(span, items) => Node {
+                            span,
+                            value: NodeValue::Seq(items),
+                        },
+                        Open::Map(span, entries, _) => Node {
+                            span,
+                            value: NodeValue::Map(entries),
+                        },
+                    };
+                    self.push_node(node, anchor);
+                }
+            }
+            Event::Alias(anchor) => {
+                let node = self.anchors.get(&anchor).cloned().map(|mut node| {
+                    node.span = span_at(&mark, 1);
+                    node
+                });
+                match node {
+                    Some(node) => self.push_node(node, 0),
+                    None if self.error.is_none() => {
+                        self.error = Some(YamlError {
+                            message: "alias to an unknown anchor".into(),
+                            span: span_at(&mark, 1),
+                        });
+                    }
+                    None => {}
+                }
+            }
+            Event::Nothing
+            | Event::StreamStart
+            | Event::StreamEnd
+            | Event::DocumentStart
+            | Event::DocumentEnd => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_are_one_based() {
+        let node = parse("a: 1\nsteps:\n  - id: x\n    shell: 'echo'\n")
+            .unwrap()
+            .unwrap();
+        let (key, steps) = node.get("steps").unwrap();
+        assert_eq!((key.span.line, key.span.col), (2, 1));
+        let step = &steps.as_seq().unwrap()[0];
+        let (k, v) = step.get("shell").unwrap();
+        assert_eq!((k.span.line, k.span.col, k.span.len), (4, 5, 5));
+        assert_eq!((v.span.col, v.span.len), (12, 6));
+    }
+
+    #[test]
+    fn syntax_errors_have_positions() {
+        let err = parse("a: [1, 2\nb: 3\n").unwrap_err();
+        assert!(err.message.starts_with("invalid YAML"), "{err:?}");
+        assert!(err.span.line >= 1);
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors() {
+        let err = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
+        assert_eq!(err.span.line, 3);
+        assert!(err.message.contains("duplicate key `a`"));
+    }
+
+    #[test]
+    fn aliases_resolve() {
+        let node = parse("x: &v [1, 2]\ny: *v\n").unwrap().unwrap();
+        assert_eq!(node.get("y").unwrap().1.as_seq().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn empty_document_is_none() {
+        assert!(parse("").unwrap().is_none());
+        assert!(parse("# only a comment\n").unwrap().is_none());
+    }
+}

@@ -1,0 +1,2 @@
+//! Step kinds, one module per YAML key.
+pub mod shell;

@@ -1,0 +1,3 @@
+//! The `shell` step kind.
+
+pub mod process;
