@@ -18,3 +18,6 @@ pub mod secrets;
 pub mod spec;
 pub mod step;
 pub mod template;
+pub mod events;
+pub mod render;
+pub mod trigger;

@@ -218,7 +218,7 @@ pub enum StepKind {
     /// Run a script.
     Shell(ShellStep),
     /// Wait.
-    Sleep(#[serde(with = "crate::plan::millis")] Duration),
+    Sleep(SleepStep),
 }
 
 impl StepKind {
@@ -229,6 +229,14 @@ impl StepKind {
             StepKind::Sleep(_) => "sleep",
         }
     }
+}
+
+/// A compiled `sleep` step.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SleepStep {
+    /// How long.
+    #[serde(with = "crate::plan::millis")]
+    pub duration: Duration,
 }
 
 /// A compiled `shell` step.

@@ -1,7 +1,10 @@
 //! The command line: one file per subcommand.
 
+mod audit;
+mod dry_run;
 mod graph;
 mod list;
+mod run;
 mod schema;
 mod validate;
 
@@ -40,12 +43,16 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a runbook.
+    Run(run::Args),
     /// Check runbooks and step templates; with no path, all of the project's.
     Validate(validate::Args),
     /// Print a runbook's compiled DAG.
     Graph(graph::Args),
     /// List the project's runbooks with their inputs and triggers.
     List(list::Args),
+    /// Check or export audit trails.
+    Audit(audit::Args),
     /// Print the JSON Schema of runbook (or step template) files.
     Schema(schema::Args),
 }
@@ -54,6 +61,8 @@ impl Cli {
     /// Runs the command; returns the process exit code.
     pub fn run(self) -> anyhow::Result<ExitCode> {
         let code = match self.command {
+            Command::Run(args) => run::run(self.project.as_deref(), args)?,
+            Command::Audit(args) => audit::run(self.project.as_deref(), args)?,
             Command::Validate(args) => validate::run(self.project.as_deref(), args)?,
             Command::Graph(args) => graph::run(self.project.as_deref(), args)?,
             Command::List(args) => list::run(self.project.as_deref(), args)?,
@@ -168,4 +177,8 @@ pub(crate) fn plural(n: usize, word: &str) -> String {
     } else {
         format!("{word}s")
     }
+}
+
+pub(crate) fn shown(path: &std::path::Path) -> String {
+    crate::project::display(path)
 }

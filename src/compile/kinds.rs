@@ -1,7 +1,7 @@
 //! The kind-specific part of a step.
 
 use crate::diagnostic::Diagnostic;
-use crate::plan::{ShellStep, StepKind};
+use crate::plan::{ShellStep, SleepStep, StepKind};
 use crate::spec::{ShellSpec, Spanned, StepSpec};
 use crate::template::Escape;
 
@@ -24,7 +24,8 @@ pub fn compile_kind(
         return shell_kind(shell, checker, scope, diagnostics, refs).map(StepKind::Shell);
     }
     if let Some(sleep) = &spec.sleep {
-        return values::duration(sleep, params, diagnostics).map(StepKind::Sleep);
+        return values::duration(sleep, params, diagnostics)
+            .map(|duration| StepKind::Sleep(SleepStep { duration }));
     }
     None
 }

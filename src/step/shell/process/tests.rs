@@ -7,6 +7,7 @@ use nix::sys::signal::kill;
 use nix::unistd::Pid;
 use tokio::sync::mpsc::unbounded_channel;
 
+use super::group::parse_stat;
 use super::stream::{LineSplitter, MAX_LINE, TailBuffer};
 use super::*;
 

@@ -1,0 +1,162 @@
+//! `steward run RUNBOOK [-i KEY=VALUE]... [--output text|json] [--dry-run]`
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+use crate::audit::AuditSink;
+use crate::engine::{self, Cancel, RunRequest};
+use crate::events::{EventSink, Fanout, Status};
+use crate::inputs::{RawInput, resolve_inputs};
+use crate::render::{Live, Plain};
+use crate::secrets::SecretStore;
+
+use super::{exit, load_plan, open_project, print_error};
+
+/// Arguments of `run`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A runbook name (from `runbooks/`) or a path to a YAML file.
+    runbook: String,
+    /// An input, `name=value`; repeat for several.
+    #[arg(short = 'i', long = "input", value_name = "NAME=VALUE")]
+    inputs: Vec<String>,
+    /// `text` (default): progress on stderr, outputs on stdout; `json`: one
+    /// JSON document with every step on stdout at the end.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    output: String,
+    /// Show what would run, rendered, step by step; run nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// A file of `NAME=value` secrets (mode 600); default: `secrets_file`
+    /// of steward.yaml. The environment wins over the file.
+    #[arg(long, env = "STEWARD_SECRETS_FILE", value_name = "FILE")]
+    secrets_file: Option<PathBuf>,
+}
+
+pub fn run(project_dir: Option<&Path>, args: Args) -> anyhow::Result<u8> {
+    let project = match open_project(project_dir) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let plan = match load_plan(&project, &args.runbook) {
+        Ok(p) => Arc::new(p),
+        Err(code) => return Ok(code),
+    };
+
+    let mut raw = IndexMap::new();
+    let mut problems = Vec::new();
+    for pair in &args.inputs {
+        match pair.split_once('=') {
+            Some((name, value)) => {
+                raw.insert(name.trim().to_owned(), RawInput::Text(value.to_owned()));
+            }
+            None => problems.push(format!("`-i {pair}` is not NAME=VALUE")),
+        }
+    }
+    let inputs = match resolve_inputs(&plan.inputs, &raw) {
+        Ok(inputs) if problems.is_empty() => inputs,
+        Ok(_) => IndexMap::new(),
+        Err(found) => {
+            problems.extend(found.iter().map(ToString::to_string));
+            IndexMap::new()
+        }
+    };
+    let secrets_file = args
+        .secrets_file
+        .clone()
+        .or_else(|| project.config.secrets_file.as_ref().map(|f| project.root.join(f)));
+    let secrets = match SecretStore::from_env(&plan.secrets, secrets_file.as_deref()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            problems.push(e.to_string());
+            None
+        }
+    };
+    let (Some(secrets), true) = (secrets, problems.is_empty()) else {
+        for p in &problems {
+            print_error(p, None);
+        }
+        let hint = format!("see the inputs with `steward list`; {} problem(s), nothing was run", problems.len());
+        let _ = writeln!(anstream::stderr(), "hint: {hint}");
+        return Ok(exit::INVALID);
+    };
+
+    let trigger = crate::trigger::detect(|k| std::env::var(k).ok());
+    let run_id = uuid::Uuid::now_v7().to_string();
+    let request = RunRequest {
+        plan: plan.clone(),
+        inputs,
+        secrets,
+        trigger,
+        workdir: project.root.clone(),
+        run_id: run_id.clone(),
+    };
+
+    if args.dry_run {
+        let dry = engine::dry_run(&request);
+        if args.output == "json" {
+            println!("{}", serde_json::to_string_pretty(&dry)?);
+        } else {
+            super::dry_run::print(&dry);
+        }
+        return Ok(exit::OK);
+    }
+
+    let run_dir = project.root.join(".steward").join("runs").join(&run_id);
+    std::fs::create_dir_all(&run_dir)?;
+    let audit_path = run_dir.join("audit.jsonl");
+    let audit = Arc::new(AuditSink::create(&audit_path)?);
+    let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    let live = std::io::stderr().is_terminal() && args.output == "text" && !github;
+    let mut fanout = Fanout::default().with(audit.clone());
+    fanout = if live { fanout.with(Live::default()) } else { fanout.with(Plain::new(github)) };
+    let events: Arc<dyn EventSink> = Arc::new(fanout);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let report = runtime.block_on(async {
+        let cancel = Cancel::default();
+        tokio::spawn(watch_signals(cancel.clone()));
+        engine::execute(request, events, cancel).await
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+
+    if let Some(e) = audit.error() {
+        print_error(&format!("the audit trail {} is incomplete: {e}", audit_path.display()), None);
+    }
+    if args.output == "json" {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        let mut out = std::io::stdout().lock();
+        if let serde_json::Value::Object(outputs) = &report.outputs {
+            for (k, v) in outputs {
+                let shown = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                writeln!(out, "{k}={shown}")?;
+            }
+        }
+        let _ = writeln!(anstream::stderr(), "audit trail: {}", super::shown(&audit_path));
+    }
+    Ok(match report.status {
+        Status::Succeeded => exit::OK,
+        Status::Cancelled | Status::TimedOut => exit::CANCELLED,
+        _ => exit::FAILED,
+    })
+}
+
+/// First SIGINT/SIGTERM: stop the steps, run `finally`. Second: stop all.
+async fn watch_signals(cancel: Cancel) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        return;
+    };
+    for token in [&cancel.run, &cancel.all] {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        let _ = writeln!(anstream::stderr(), "stopping…");
+        token.cancel();
+    }
+}

@@ -1,0 +1,146 @@
+//! What templates see during a run, and rendering with the plan's templates
+//! parsed once per run.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use minijinja::value::{Enumerator, Object};
+use minijinja::{Environment, Value};
+
+use crate::plan;
+use crate::template::{Expr, Template, environment};
+
+/// Why a template or expression could not be evaluated.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RenderError(String);
+
+impl RenderError {
+    fn from_jinja(error: &minijinja::Error, source: &str) -> Self {
+        let detail = error.detail().map(str::to_owned).unwrap_or_else(|| error.kind().to_string());
+        let first = source.lines().next().unwrap_or_default();
+        let shown = if first.len() > 60 || source.lines().nth(1).is_some() {
+            format!("{}…", first.chars().take(60).collect::<String>())
+        } else {
+            first.to_owned()
+        };
+        RenderError(format!("{detail} (in `{shown}`)"))
+    }
+}
+
+/// Renders templates: each distinct template is parsed once per run.
+pub struct Renderer {
+    env: RwLock<Environment<'static>>,
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Renderer {
+            env: RwLock::new(environment()),
+        }
+    }
+}
+
+impl Renderer {
+    /// Renders a template to text, escaping by its context.
+    pub fn render(&self, template: &Template, ctx: &Value) -> Result<String, RenderError> {
+        if !template.is_dynamic() {
+            return Ok(template.source.clone());
+        }
+        let key = template.key();
+        {
+            let env = self.env.read().map_err(|_| RenderError("renderer poisoned".into()))?;
+            if let Ok(t) = env.get_template(&key) {
+                return t.render(ctx).map_err(|e| RenderError::from_jinja(&e, &template.source));
+            }
+        }
+        let mut env = self.env.write().map_err(|_| RenderError("renderer poisoned".into()))?;
+        env.add_template_owned(key.clone(), template.source.clone())
+            .map_err(|e| RenderError::from_jinja(&e, &template.source))?;
+        let t = env
+            .get_template(&key)
+            .map_err(|e| RenderError::from_jinja(&e, &template.source))?;
+        t.render(ctx).map_err(|e| RenderError::from_jinja(&e, &template.source))
+    }
+
+    /// Evaluates an expression.
+    pub fn eval(&self, expr: &Expr, ctx: &Value) -> Result<Value, RenderError> {
+        let env = self.env.read().map_err(|_| RenderError("renderer poisoned".into()))?;
+        let compiled = env
+            .compile_expression(&expr.source)
+            .map_err(|e| RenderError::from_jinja(&e, &expr.source))?;
+        compiled.eval(ctx).map_err(|e| RenderError::from_jinja(&e, &expr.source))
+    }
+
+    /// Renders a value whose strings are templates; a sole `{{ expr }}`
+    /// keeps the expression's type.
+    pub fn value(&self, value: &plan::Value, ctx: &Value) -> Result<serde_json::Value, RenderError> {
+        Ok(match value {
+            plan::Value::Literal(v) => v.clone(),
+            plan::Value::Template(t) => match t.sole_expression() {
+                Some(expr) => {
+                    let v = self.eval(&Expr::new(expr), ctx)?;
+                    to_json(&v)?
+                }
+                None => serde_json::Value::String(self.render(t, ctx)?),
+            },
+            plan::Value::List(items) => serde_json::Value::Array(
+                items.iter().map(|v| self.value(v, ctx)).collect::<Result<_, _>>()?,
+            ),
+            plan::Value::Map(entries) => {
+                let mut map = serde_json::Map::new();
+                for (k, v) in entries {
+                    map.insert(k.clone(), self.value(v, ctx)?);
+                }
+                serde_json::Value::Object(map)
+            }
+        })
+    }
+}
+
+/// A minijinja value as JSON.
+pub fn to_json(value: &Value) -> Result<serde_json::Value, RenderError> {
+    if value.is_undefined() {
+        return Ok(serde_json::Value::Null);
+    }
+    serde_json::to_value(value).map_err(|e| RenderError(format!("can't convert value: {e}")))
+}
+
+/// The `steps` map: each step's status, result and outputs, read live.
+#[derive(Debug, Default)]
+pub struct StepsView {
+    entries: Mutex<HashMap<String, Value>>,
+    order: Vec<String>,
+}
+
+impl StepsView {
+    /// A view over the given step ids, all pending.
+    pub fn new(ids: Vec<String>) -> Self {
+        let pending = Value::from_serialize(serde_json::json!({
+            "status": "pending", "result": null, "outputs": {}, "attempts": 0
+        }));
+        let entries = ids.iter().map(|id| (id.clone(), pending.clone())).collect();
+        StepsView {
+            entries: Mutex::new(entries),
+            order: ids,
+        }
+    }
+
+    /// Records a step's state.
+    pub fn set(&self, id: &str, state: &serde_json::Value) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.insert(id.to_owned(), Value::from_serialize(state));
+        }
+    }
+}
+
+impl Object for StepsView {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let key = key.as_str()?;
+        self.entries.lock().ok()?.get(key).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.order.iter().map(|s| Value::from(s.as_str())).collect())
+    }
+}

@@ -1,0 +1,234 @@
+//! The event stream of a run. The engine knows nothing of terminals, files
+//! or stores: it emits [`RunEvent`]s, and consumers (the audit trail, the
+//! terminal renderer, the JSON report) subscribe through [`EventSink`].
+
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+/// How a run or step ended, or where it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Not started.
+    Pending,
+    /// Running.
+    Running,
+    /// Done, well.
+    Succeeded,
+    /// Done, badly.
+    Failed,
+    /// Not run (a false `when`, or a failure upstream).
+    Skipped,
+    /// Stopped by Ctrl-C, SIGTERM or a cancel request.
+    Cancelled,
+    /// Stopped because the run's `timeout` passed.
+    TimedOut,
+}
+
+impl Status {
+    /// Whether this is an end state.
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, Status::Pending | Status::Running)
+    }
+
+    /// The name as written in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Running => "running",
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+            Status::Skipped => "skipped",
+            Status::Cancelled => "cancelled",
+            Status::TimedOut => "timed_out",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What started a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trigger {
+    /// `cli`, `ci`, `api`, `chat`, `webhook` or `schedule`.
+    pub kind: String,
+    /// Who: the OS user, or the CI system's actor.
+    pub actor: String,
+    /// Where from: a CI job link, a chat channel…
+    pub origin: Option<String>,
+}
+
+/// Which output stream a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputStream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// One thing that happened in a run. Every text in it is redacted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum RunEvent {
+    /// The run began.
+    RunStarted {
+        /// Run id.
+        run_id: String,
+        /// Runbook name.
+        runbook: String,
+        /// The runbook file.
+        source_path: String,
+        /// sha256 of the runbook's source.
+        source_sha256: String,
+        /// Resolved inputs, secrets redacted.
+        inputs: serde_json::Value,
+        /// What started it.
+        trigger: Trigger,
+        /// RFC 3339.
+        started_at: String,
+    },
+    /// An attempt of a step began.
+    AttemptStarted {
+        /// Step id.
+        step: String,
+        /// 1-based attempt number.
+        attempt: u32,
+        /// Index in `for_each`, if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        item: Option<usize>,
+        /// What runs, rendered and redacted (a script, a duration).
+        detail: String,
+    },
+    /// A line of a step's output (not kept in the audit trail; its bounded
+    /// tail is, in `attempt_finished`).
+    Output {
+        /// Step id.
+        step: String,
+        /// Which stream.
+        stream: OutputStream,
+        /// The line.
+        line: String,
+    },
+    /// An attempt ended.
+    AttemptFinished {
+        /// Step id.
+        step: String,
+        /// 1-based attempt number.
+        attempt: u32,
+        /// Index in `for_each`, if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        item: Option<usize>,
+        /// `succeeded`, `failed`, `cancelled`.
+        status: Status,
+        /// Exit code of a shell step.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        /// How long it took.
+        duration_ms: u64,
+        /// Why it failed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        /// When it will be retried.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_in_ms: Option<u64>,
+        /// The tail of its output (bounded).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        output: Option<String>,
+    },
+    /// A step ended (after all its attempts), or was skipped.
+    StepFinished {
+        /// Step id.
+        step: String,
+        /// Its final status.
+        status: Status,
+        /// Attempts made.
+        attempts: u32,
+        /// Total time.
+        duration_ms: u64,
+        /// Why it failed or was skipped.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        /// Its outputs.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        outputs: Option<serde_json::Value>,
+    },
+    /// The run moved to its failure handling or its `finally` steps.
+    Phase {
+        /// `undo`, `on_failure` or `finally`.
+        phase: String,
+    },
+    /// The run ended.
+    RunFinished {
+        /// Final status.
+        status: Status,
+        /// Total time.
+        duration_ms: u64,
+        /// The run's outputs.
+        outputs: serde_json::Value,
+        /// Why it failed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+}
+
+/// A consumer of run events.
+pub trait EventSink: Send + Sync {
+    /// Receives one event, in order.
+    fn emit(&self, event: &RunEvent);
+}
+
+/// Sends every event to several sinks, in order.
+#[derive(Default)]
+pub struct Fanout {
+    sinks: Vec<Box<dyn EventSink>>,
+}
+
+impl Fanout {
+    /// Adds a sink.
+    pub fn with(mut self, sink: impl EventSink + 'static) -> Self {
+        self.sinks.push(Box::new(sink));
+        self
+    }
+}
+
+impl EventSink for Fanout {
+    fn emit(&self, event: &RunEvent) {
+        for sink in &self.sinks {
+            sink.emit(event);
+        }
+    }
+}
+
+/// Keeps every event in memory (tests, reports).
+#[derive(Default)]
+pub struct Recorder {
+    events: Mutex<Vec<RunEvent>>,
+}
+
+impl Recorder {
+    /// The events so far.
+    pub fn events(&self) -> Vec<RunEvent> {
+        self.events.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+}
+
+impl EventSink for Recorder {
+    fn emit(&self, event: &RunEvent) {
+        if let Ok(mut events) = self.events.lock() {
+            events.push(event.clone());
+        }
+    }
+}
+
+impl<T: EventSink> EventSink for std::sync::Arc<T> {
+    fn emit(&self, event: &RunEvent) {
+        (**self).emit(event);
+    }
+}

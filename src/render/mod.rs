@@ -1,0 +1,146 @@
+//! Showing a run in the terminal: a live view of the steps on a TTY, plain
+//! timestamped lines otherwise (CI logs). Both write to stderr, so stdout
+//! stays for data (`--output json`, outputs).
+
+mod live;
+
+use std::io::Write;
+use std::sync::Mutex;
+
+use anstyle::{AnsiColor, Style};
+
+use crate::events::{EventSink, OutputStream, RunEvent, Status};
+
+pub use live::Live;
+
+/// Timestamped lines, one per event; step output prefixed by the step id.
+pub struct Plain {
+    out: Mutex<anstream::Stderr>,
+    /// Annotate for GitHub Actions (`::group::`, `::error::`).
+    github: bool,
+}
+
+impl Plain {
+    /// Lines on stderr; colours only where the terminal takes them.
+    pub fn new(github: bool) -> Self {
+        Plain {
+            out: Mutex::new(anstream::stderr()),
+            github,
+        }
+    }
+}
+
+pub(crate) fn status_style(status: Status) -> (Style, &'static str) {
+    let color = |c: AnsiColor| Style::new().fg_color(Some(c.into())).bold();
+    match status {
+        Status::Succeeded => (color(AnsiColor::Green), "✓"),
+        Status::Failed | Status::TimedOut => (color(AnsiColor::Red), "✗"),
+        Status::Cancelled => (color(AnsiColor::Yellow), "⊘"),
+        Status::Skipped => (Style::new().dimmed(), "-"),
+        Status::Pending | Status::Running => (Style::new(), "…"),
+    }
+}
+
+/// One line describing an event, or `None` for events not shown.
+pub(crate) fn describe(event: &RunEvent) -> Option<String> {
+    Some(match event {
+        RunEvent::RunStarted { runbook, run_id, trigger, .. } => {
+            format!("run {run_id} of {runbook} started by {} ({})", trigger.actor, trigger.kind)
+        }
+        RunEvent::AttemptStarted { step, attempt, item, detail } => {
+            let first = detail.lines().next().unwrap_or_default();
+            let more = if detail.lines().nth(1).is_some() { " …" } else { "" };
+            format!("{}{} started: {first}{more}", label(step, *item), attempt_note(*attempt))
+        }
+        RunEvent::AttemptFinished { step, attempt, item, status, error, retry_in_ms, duration_ms, .. } => {
+            if *status == Status::Succeeded {
+                return None;
+            }
+            let mut s = format!(
+                "{}{} {status} after {}ms",
+                label(step, *item),
+                attempt_note(*attempt),
+                duration_ms
+            );
+            if let Some(e) = error {
+                s.push_str(&format!(": {e}"));
+            }
+            if let Some(ms) = retry_in_ms {
+                s.push_str(&format!(" (retry in {ms}ms)"));
+            }
+            s
+        }
+        RunEvent::StepFinished { step, status, attempts, duration_ms, error, .. } => {
+            let mut s = format!("{} {step} {status}", status_style(*status).1);
+            if *status != Status::Skipped {
+                s.push_str(&format!(" in {duration_ms}ms"));
+            }
+            if *attempts > 1 {
+                s.push_str(&format!(" ({attempts} attempts)"));
+            }
+            if let Some(e) = error {
+                s.push_str(&format!(": {e}"));
+            }
+            s
+        }
+        RunEvent::Phase { phase } => format!("-- {phase}"),
+        RunEvent::RunFinished { status, duration_ms, error, .. } => {
+            let mut s = format!("run {status} in {duration_ms}ms");
+            if let Some(e) = error {
+                s.push_str(&format!(": {e}"));
+            }
+            s
+        }
+        RunEvent::Output { .. } => return None,
+    })
+}
+
+fn label(step: &str, item: Option<usize>) -> String {
+    match item {
+        Some(i) => format!("{step}[{i}]"),
+        None => step.to_owned(),
+    }
+}
+
+fn attempt_note(attempt: u32) -> String {
+    if attempt > 1 { format!(" attempt {attempt}") } else { String::new() }
+}
+
+impl EventSink for Plain {
+    fn emit(&self, event: &RunEvent) {
+        let Ok(mut out) = self.out.lock() else { return };
+        let ts = chrono::Utc::now().format("%H:%M:%S%.3f");
+        if let RunEvent::Output { step, stream, line } = event {
+            let mark = if *stream == OutputStream::Stderr { "!" } else { "|" };
+            let _ = writeln!(out, "{ts} {step} {mark} {line}");
+            return;
+        }
+        if self.github {
+            match event {
+                RunEvent::AttemptStarted { step, attempt: 1, item: None, .. } => {
+                    let _ = writeln!(out, "::group::{step}");
+                }
+                RunEvent::StepFinished { step, status, error, .. } => {
+                    if *status != Status::Skipped {
+                        let _ = writeln!(out, "::endgroup::");
+                    }
+                    if *status == Status::Failed {
+                        let msg = error.clone().unwrap_or_default().replace('\n', "%0A");
+                        let _ = writeln!(out, "::error title=step {step} failed::{msg}");
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(text) = describe(event) {
+            let styled = match event {
+                RunEvent::StepFinished { status, .. } | RunEvent::RunFinished { status, .. } => {
+                    let style = status_style(*status).0;
+                    format!("{}{text}{}", style.render(), style.render_reset())
+                }
+                _ => text,
+            };
+            let _ = writeln!(out, "{ts} {styled}");
+        }
+    }
+}
