@@ -20,13 +20,22 @@ pub fn print(dry: &DryRun) {
         let _ = writeln!(out, "max_parallel: {m}");
     }
     let mut section = "";
-    for (n, step) in dry.steps.iter().enumerate() {
+    let mut n = 0;
+    for step in &dry.steps {
+        if step.section == "undo" {
+            let _ = writeln!(out, "     undo step {}:", step.id);
+            for line in step.action.lines() {
+                let _ = writeln!(out, "       {} {line}", if step.rendered { "$" } else { "?" });
+            }
+            continue;
+        }
+        n += 1;
         if step.section != section {
             section = step.section;
             let _ = writeln!(out, "\n[{section}]");
         }
         let needs = if step.needs.is_empty() { String::new() } else { format!(" (after {})", step.needs.join(", ")) };
-        let _ = writeln!(out, "{:>3}. {} — {}{needs}", n + 1, step.id, step.kind);
+        let _ = writeln!(out, "{n:>3}. {} — {}{needs}", step.id, step.kind);
         if let Some(w) = &step.when {
             let _ = writeln!(out, "     when: {w}");
         }
@@ -38,9 +47,6 @@ pub fn print(dry: &DryRun) {
         }
         for g in &step.gates {
             let _ = writeln!(out, "     gate: {g}");
-        }
-        if let Some(u) = &step.undo {
-            let _ = writeln!(out, "     undo: {u}");
         }
     }
 }

@@ -69,7 +69,17 @@ impl Renderer {
         let compiled = env
             .compile_expression(&expr.source)
             .map_err(|e| RenderError::from_jinja(&e, &expr.source))?;
-        compiled.eval(ctx).map_err(|e| RenderError::from_jinja(&e, &expr.source))
+        let value = compiled.eval(ctx).map_err(|e| RenderError::from_jinja(&e, &expr.source))?;
+        // Strict undefined: minijinja only complains when an undefined value
+        // is used (printed, iterated); one that is the whole result (a
+        // missing key, `steps.x.outputs.typo`) is an error too, never `null`.
+        if value.is_undefined() {
+            return Err(RenderError::from_jinja(
+                &minijinja::Error::from(minijinja::ErrorKind::UndefinedError),
+                &expr.source,
+            ));
+        }
+        Ok(value)
     }
 
     /// Renders a value whose strings are templates; a sole `{{ expr }}`

@@ -131,7 +131,7 @@ fn describe(shared: &Shared, step: &Step, list: &[Step]) -> DryStep {
     let (action, rendered) = match step.kind.describe(&step_ctx) {
         Ok(text) => (text, true),
         Err(e) => (
-            format!("decided at run time ({})", shared.redact(&e)),
+            format!("{}\n(rendered at run time: {})", step.kind.source(), shared.redact(&e)),
             false,
         ),
     };

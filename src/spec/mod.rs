@@ -57,7 +57,7 @@ fn parse<T: serde::de::DeserializeOwned>(source: &str, what: &str) -> (Option<T>
             return (
                 None,
                 vec![Diagnostic::new(e.span, e.message).hint(
-                    "check the indentation and quoting near here; a value holding `: ` or starting with `{` or `*` needs quotes",
+                    "check the indentation and quoting near here: quote a value that holds `: `, starts with `{`, `*` or `&`, or has a `{{ template }}` inside `{ … }` or `[ … ]`",
                 )],
             );
         }

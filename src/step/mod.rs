@@ -91,6 +91,15 @@ impl StepKind {
         }
     }
 
+    /// The unrendered text of what the step does, for a dry run when it
+    /// depends on values known only at run time.
+    pub fn source(&self) -> String {
+        match self {
+            StepKind::Shell(s) => s.run.source.clone(),
+            StepKind::Sleep(s) => format!("sleep {}", human(s.duration)),
+        }
+    }
+
     /// Runs one attempt (see [`Execute::execute`]).
     pub async fn execute(&self, ctx: &StepContext<'_>) -> Attempt {
         match self {
