@@ -26,6 +26,10 @@ pub fn detect(env: impl Fn(&str) -> Option<String>) -> Trigger {
     if get("JENKINS_URL").is_some() {
         return ci("jenkins", get("BUILD_USER_ID"), get("BUILD_URL"));
     }
+    // Most other CI systems (CircleCI, Travis, Azure, Woodpecker…) set `CI`.
+    if get("CI").is_some_and(|v| !matches!(v.to_ascii_lowercase().as_str(), "false" | "0")) {
+        return ci("ci", Some(os_user(&get)), None);
+    }
     Trigger {
         kind: "cli".into(),
         actor: os_user(&get),
@@ -78,6 +82,14 @@ mod tests {
         assert_eq!(detect(env(&[("GITLAB_CI", "true"), ("GITLAB_USER_LOGIN", "ann")])).actor, "ann (gitlab)");
         assert_eq!(detect(env(&[("JENKINS_URL", "http://j"), ("BUILD_URL", "http://j/1")])).origin.as_deref(), Some("http://j/1"));
         assert_eq!(detect(env(&[("BUILDKITE", "true")])).actor, "buildkite");
+    }
+
+    #[test]
+    fn generic_ci() {
+        let t = detect(env(&[("CI", "true"), ("USER", "runner")]));
+        assert_eq!(t.kind, "ci");
+        assert!(t.actor.ends_with(" (ci)"), "{}", t.actor);
+        assert_eq!(detect(env(&[("CI", "false")])).kind, "cli");
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //! {"seq":1,"ts":"…","prev":"…","event":<the event bytes as they appear in the line>}
 //! ```
 //!
-//! [`verify`] rebuilds those bytes from the line itself (not by
+//! [`verify()`] rebuilds those bytes from the line itself (not by
 //! re-serialising a parsed value), so any byte changed in a line, even
 //! whitespace, breaks its hash; a removed, inserted or reordered line breaks
 //! `seq` or `prev`. The chain cannot show that lines were cut from the end:

@@ -33,7 +33,7 @@ pub fn run(project_dir: Option<&Path>, args: Args) -> anyhow::Result<u8> {
         "json" => serde_json::to_string_pretty(&json_graph(&plan))?,
         _ => dot(&plan),
     };
-    println!("{}", text.trim_end());
+    super::write_stdout(text.trim_end())?;
     Ok(super::exit::OK)
 }
 

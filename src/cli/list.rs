@@ -38,11 +38,12 @@ pub fn run(project_dir: Option<&Path>, args: Args) -> anyhow::Result<u8> {
             Err(e) => super::print_project_error(&e),
         }
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = String::new();
     if args.output == "json" {
         let list: Vec<_> = plans.iter().map(describe).collect();
-        writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
+        out = serde_json::to_string_pretty(&list)?;
     } else {
+        use std::fmt::Write as _;
         for plan in &plans {
             writeln!(out, "{}", plan.name)?;
             if let Some(d) = &plan.description {
@@ -67,6 +68,7 @@ pub fn run(project_dir: Option<&Path>, args: Args) -> anyhow::Result<u8> {
             }
         }
     }
+    super::write_stdout(out.trim_end())?;
     if !invalid.is_empty() {
         print_reports(&invalid);
         let _ = writeln!(

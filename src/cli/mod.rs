@@ -182,3 +182,13 @@ pub(crate) fn plural(n: usize, word: &str) -> String {
 pub(crate) fn shown(path: &std::path::Path) -> String {
     crate::project::display(path)
 }
+
+/// Writes data to stdout; a reader that went away (`| head`) ends the output
+/// quietly instead of failing.
+pub(crate) fn write_stdout(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}

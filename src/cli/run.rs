@@ -4,6 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use indexmap::IndexMap;
 
 use crate::audit::AuditSink;
@@ -98,7 +99,7 @@ pub fn run(project_dir: Option<&Path>, args: Args) -> anyhow::Result<u8> {
     if args.dry_run {
         let dry = engine::dry_run(&request);
         if args.output == "json" {
-            println!("{}", serde_json::to_string_pretty(&dry)?);
+            super::write_stdout(&serde_json::to_string_pretty(&dry)?)?;
         } else {
             super::dry_run::print(&dry);
         }
@@ -106,9 +107,13 @@ pub fn run(project_dir: Option<&Path>, args: Args) -> anyhow::Result<u8> {
     }
 
     let run_dir = project.root.join(".steward").join("runs").join(&run_id);
-    std::fs::create_dir_all(&run_dir)?;
+    std::fs::create_dir_all(&run_dir)
+        .with_context(|| format!("can't create the run folder {}", run_dir.display()))?;
     let audit_path = run_dir.join("audit.jsonl");
-    let audit = Arc::new(AuditSink::create(&audit_path)?);
+    let audit = Arc::new(
+        AuditSink::create(&audit_path)
+            .with_context(|| format!("can't create the audit trail {}", audit_path.display()))?,
+    );
     let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     let live = std::io::stderr().is_terminal() && args.output == "text" && !github;
     let mut fanout = Fanout::default().with(audit.clone());
@@ -127,7 +132,7 @@ pub fn run(project_dir: Option<&Path>, args: Args) -> anyhow::Result<u8> {
         print_error(&format!("the audit trail {} is incomplete: {e}", audit_path.display()), None);
     }
     if args.output == "json" {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        super::write_stdout(&serde_json::to_string_pretty(&report)?)?;
     } else {
         let mut out = std::io::stdout().lock();
         if let serde_json::Value::Object(outputs) = &report.outputs {

@@ -26,6 +26,6 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     } else {
         template_schema()
     };
-    println!("{}", serde_json::to_string_pretty(&schema)?);
+    super::write_stdout(&serde_json::to_string_pretty(&schema)?)?;
     Ok(super::exit::OK)
 }

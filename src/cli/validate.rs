@@ -105,18 +105,12 @@ fn unreadable(path: &Path, message: &str) -> FileReport {
     }
 }
 
-/// A file is a step template when it lives in the steps folder or has a
-/// top-level `step:` key.
+/// A file is a step template when it lives in the project's steps folder.
 fn is_template(_project: &Project, steps_dir: &Path, path: &Path) -> bool {
-    let in_steps = match (path.canonicalize(), steps_dir.canonicalize()) {
+    match (path.canonicalize(), steps_dir.canonicalize()) {
         (Ok(p), Ok(d)) => p.starts_with(d),
         _ => false,
-    };
-    in_steps
-        || std::fs::read_to_string(path)
-            .ok()
-            .and_then(|t| crate::spec::yaml::parse(&t).ok().flatten())
-            .is_some_and(|n| n.get("step").is_some() && n.get("steps").is_none())
+    }
 }
 
 fn yaml_in(dir: &Path) -> Vec<PathBuf> {

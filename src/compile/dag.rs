@@ -101,7 +101,7 @@ pub fn resolve(
                         ),
                     )
                     .hint(format!(
-                        "move `{}` above `{}`, or add it to `needs`",
+                        "move `{}` above `{}`: a step reads only steps that run before it",
                         r.id, node.id.value
                     )),
                 ),

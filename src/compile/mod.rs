@@ -8,6 +8,7 @@ mod kinds;
 mod retry;
 mod scope;
 mod step;
+mod uses;
 mod value;
 pub mod values;
 

@@ -55,14 +55,31 @@ pub struct StepRef {
 pub struct Checker<'s> {
     env: Environment<'static>,
     source: &'s str,
+    /// Byte offset of the start of each line, so that a position is found
+    /// without scanning the file from its top.
+    line_starts: Vec<usize>,
+}
+
+/// How [`Checker::find`] matches.
+#[derive(Clone, Copy)]
+enum Match {
+    /// Any occurrence.
+    Raw,
+    /// A whole dotted name (not part of a longer one); with `tags`, only
+    /// inside `{{ … }}` or `{% … %}`, not in the literal text around them.
+    Name { tags: bool },
 }
 
 impl<'s> Checker<'s> {
     /// A checker for one file's text.
     pub fn new(source: &'s str) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(source.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
         Checker {
             env: crate::template::environment(),
             source,
+            line_starts,
         }
     }
 
@@ -86,7 +103,7 @@ impl<'s> Checker<'s> {
         match self.env.template_from_str(text) {
             Ok(parsed) => {
                 let names = parsed.undeclared_variables(true);
-                self.check_names(names, text, span, scope, diagnostics, refs);
+                self.check_names(names, text, true, span, scope, diagnostics, refs);
             }
             Err(e) => diagnostics.push(self.syntax_error(&e, text, span, "template")),
         }
@@ -110,9 +127,11 @@ impl<'s> Checker<'s> {
         match self.env.compile_expression(&expr.source) {
             Ok(parsed) => {
                 let names = parsed.undeclared_variables(true);
-                self.check_names(names, text, span, scope, diagnostics, refs);
+                self.check_names(names, text, false, span, scope, diagnostics, refs);
             }
-            Err(e) => diagnostics.push(self.syntax_error(&e, text, span, "expression")),
+            // The error's range is in the expression as compiled, which may
+            // be `text` unwrapped from `{{ }}`.
+            Err(e) => diagnostics.push(self.syntax_error(&e, &expr.source, span, "expression")),
         }
         expr
     }
@@ -122,11 +141,20 @@ impl<'s> Checker<'s> {
             .detail()
             .map(str::to_owned)
             .unwrap_or_else(|| e.kind().to_string());
+        // The snippet may occur earlier in the text too (`{{ a }} {{ b + }}`
+        // fails at the second `}}`): find the same occurrence in the source.
         let at = e
             .range()
-            .and_then(|r| text.get(r))
-            .filter(|snippet| !snippet.trim().is_empty())
-            .map(|snippet| self.locate(span, snippet.trim()))
+            .and_then(|r| {
+                let snippet = text.get(r.clone())?;
+                let trimmed = snippet.trim();
+                if trimmed.is_empty() {
+                    return None;
+                }
+                let start = r.start + (snippet.len() - snippet.trim_start().len());
+                let nth = text[..start].matches(trimmed).count();
+                self.find(span, trimmed, nth, Self::reach(text), Match::Raw)
+            })
             .unwrap_or(span);
         Diagnostic::new(at, format!("{what} syntax error: {detail}"))
             .hint("templates use minijinja (Jinja2) syntax: `{{ inputs.name }}`, `{% if … %}…{% endif %}`")
@@ -136,18 +164,23 @@ impl<'s> Checker<'s> {
         &self,
         names: HashSet<String>,
         text: &str,
+        tags: bool,
         span: Span,
         scope: &Scope,
         diagnostics: &mut Vec<Diagnostic>,
         refs: &mut Vec<StepRef>,
     ) {
+        let reach = Self::reach(text);
         let mut names: Vec<String> = names.into_iter().collect();
         names.sort();
         for name in names {
             let mut parts = name.splitn(3, '.');
             let root = parts.next().unwrap_or_default();
             let attr = parts.next();
-            let at = |needle: &str| self.locate(span, needle);
+            let at = |needle: &str| {
+                self.find(span, needle, 0, reach, Match::Name { tags })
+                    .unwrap_or_else(|| self.locate(span, needle))
+            };
             let declared = |set: Option<&HashSet<String>>, kind: &str, key: &str| {
                 let Some(attr) = attr else { return None };
                 let set = set?;
@@ -207,7 +240,6 @@ impl<'s> Checker<'s> {
                 }
             }
         }
-        let _ = text;
     }
 
     fn unknown_root(&self, root: &str, span: Span, scope: &Scope) -> Diagnostic {
@@ -233,7 +265,7 @@ impl<'s> Checker<'s> {
         };
         let message = match root {
             "result" => "`result` can only be read in `assert` and `outputs`".to_owned(),
-            "item" => "`item` can only be read in a step with `for_each`".to_owned(),
+            "item" => "`item` can only be read in a step with `for_each`, and not in its `when`, which is decided once for the whole step".to_owned(),
             "params" => "`params` can only be read inside a step template".to_owned(),
             "steps" => "`steps` can't be read here: it runs before any step".to_owned(),
             _ => format!("unknown name `{root}`"),
@@ -244,25 +276,83 @@ impl<'s> Checker<'s> {
     /// The position of `needle` in the source, searching from `span` over
     /// the lines the scalar may cover; `span` itself when not found.
     pub fn locate(&self, span: Span, needle: &str) -> Span {
-        let width = needle.chars().count();
-        for (offset, line) in self
-            .source
-            .lines()
-            .skip(span.line.saturating_sub(1))
-            .take(200)
-            .enumerate()
-        {
-            let from = if offset == 0 {
-                span.col.saturating_sub(1)
+        self.find(span, needle, 0, 200, Match::Raw).unwrap_or(span)
+    }
+
+    /// How many source lines a scalar holding `text` may cover: each of its
+    /// lines adds at least a character (or a newline) to the text.
+    fn reach(text: &str) -> usize {
+        text.chars().count().saturating_add(2).max(200)
+    }
+
+    /// The `nth` occurrence (from 0) of `needle` in the source, starting at
+    /// `span` and looking at most `lines` lines down.
+    fn find(&self, span: Span, needle: &str, nth: usize, lines: usize, how: Match) -> Option<Span> {
+        if needle.is_empty() {
+            return None;
+        }
+        let first = span.line.checked_sub(1)?;
+        let line_start = *self.line_starts.get(first)?;
+        let line = &self.source[line_start..];
+        let line = &line[..line.find('\n').unwrap_or(line.len())];
+        let from = line_start
+            + line
+                .char_indices()
+                .nth(span.col.saturating_sub(1))
+                .map_or(line.len(), |(b, _)| b);
+        let end = self
+            .line_starts
+            .get(first.saturating_add(lines))
+            .copied()
+            .unwrap_or(self.source.len());
+        let bytes = self.source.as_bytes();
+        let needle_bytes = needle.as_bytes();
+        let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+        let mut inside = !matches!(how, Match::Name { tags: true });
+        let mut seen = 0;
+        let mut at = from;
+        while at < end {
+            let rest = &bytes[at..end];
+            if let Match::Name { tags: true } = how {
+                if rest.starts_with(b"{{") || rest.starts_with(b"{%") {
+                    inside = true;
+                    at += 2;
+                    continue;
+                }
+                if rest.starts_with(b"}}") || rest.starts_with(b"%}") {
+                    inside = false;
+                    at += 2;
+                    continue;
+                }
+            }
+            let hit = inside
+                && rest.starts_with(needle_bytes)
+                && match how {
+                    Match::Raw => true,
+                    Match::Name { .. } => {
+                        let before = at.checked_sub(1).map(|i| bytes[i]);
+                        let after = bytes.get(at + needle_bytes.len()).copied();
+                        !before.is_some_and(|b| word(b) || b == b'.') && !after.is_some_and(word)
+                    }
+                };
+            if hit {
+                if seen == nth {
+                    return Some(self.span_at(at, needle.chars().count()));
+                }
+                seen += 1;
+                at += needle_bytes.len();
             } else {
-                0
-            };
-            let start_byte = line.char_indices().nth(from).map_or(line.len(), |(b, _)| b);
-            if let Some(found) = line[start_byte..].find(needle) {
-                let col = line[..start_byte + found].chars().count() + 1;
-                return Span::new(span.line + offset, col, width);
+                at += 1;
             }
         }
-        span
+        None
+    }
+
+    /// The span of `width` characters at byte `offset` of the source.
+    fn span_at(&self, offset: usize, width: usize) -> Span {
+        let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
+        let start = self.line_starts[line - 1];
+        let col = self.source[start..offset].chars().count() + 1;
+        Span::new(line, col, width)
     }
 }

@@ -228,17 +228,17 @@ impl RetryPolicy {
     /// capped by `max_delay` again (proportional jitter may exceed it).
     pub fn delay_with_jitter(&self, attempt: u32, rng: &mut impl Rng) -> Duration {
         let base = self.delay(attempt);
-        let jittered = match self.jitter {
-            Jitter::None => base,
-            Jitter::Full => base.mul_f64(rng.random_range(0.0..=1.0)),
+        let factor = match self.jitter {
+            Jitter::None => return base,
+            Jitter::Full => rng.random_range(0.0..=1.0),
             Jitter::Proportional(x) => {
                 // Only `validate` guarantees the range; never panic on NaN.
                 let x = if x.is_nan() { 0.0 } else { x.clamp(0.0, 1.0) };
-                let factor = rng.random_range((1.0 - x)..=(1.0 + x));
-                // mul_f64 panics on overflow; a huge base is already the cap.
-                base.checked_mul(2).map_or(base, |_| base.mul_f64(factor))
+                rng.random_range((1.0 - x)..=(1.0 + x))
             }
         };
+        // Past Duration::MAX (a saturated delay) the base is already the cap.
+        let jittered = Duration::try_from_secs_f64(base.as_secs_f64() * factor).unwrap_or(base);
         self.cap(jittered)
     }
 

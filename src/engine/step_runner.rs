@@ -65,7 +65,7 @@ impl Shared {
             run_id: request.run_id.clone(),
             plan,
             renderer: Renderer::default(),
-            redactor: request.secrets.redactor().clone(),
+            redactor: run_redactor(&request.secrets),
             events,
             steps: Arc::new(StepsView::new(ids)),
             inputs: Value::from_serialize(&request.inputs),
@@ -157,6 +157,15 @@ impl Shared {
             *s = status;
         }
     }
+}
+
+/// Masks the secrets' values, and also the form a value takes once
+/// shell-quoted into a script (`it's` → `it'\''s`), which the script shown
+/// by `describe` (terminal, audit trail, dry run) holds instead of the value.
+fn run_redactor(secrets: &crate::secrets::SecretStore) -> Redactor {
+    let quoted = secrets.iter().map(|(_, v)| v.replace('\'', r"'\''"));
+    Redactor::new(secrets.iter().map(|(_, v)| v.to_owned()).chain(quoted))
+        .unwrap_or_else(|_| secrets.redactor().clone())
 }
 
 /// Runs one step to its end and publishes its record.
@@ -366,7 +375,7 @@ async fn attempts(
                         Ok(v) => {
                             outputs.insert(name.clone(), v);
                         }
-                        Err(e) => return failed(attempt, format!("output `{name}`: {e}")),
+                        Err(e) => return end(Status::Failed, attempt, outcome, format!("output `{name}`: {e}")),
                     }
                 }
                 return StepRecord {

@@ -75,8 +75,30 @@ fn parse<T: serde::de::DeserializeOwned>(source: &str, what: &str) -> (Option<T>
         );
     }
     let (value, errors) = de::from_node::<T>(&node);
-    let diagnostics = errors.into_iter().map(to_diagnostic).collect();
-    (value, diagnostics)
+    if value.is_some() {
+        return (value, errors.into_iter().map(to_diagnostic).collect());
+    }
+    // One top-level key failed and stopped the rest: read each key on its
+    // own so that every key's problems are reported. The file stays invalid.
+    let mut all = errors;
+    if let Some(entries) = node.as_map() {
+        for entry in entries {
+            let single = yaml::Node {
+                span: node.span,
+                value: yaml::NodeValue::Map(vec![entry.clone()]),
+            };
+            let (_, found) = de::from_node::<T>(&single);
+            all.extend(found.into_iter().filter(|e| !matches!(e.kind, DeErrorKind::MissingField(_))));
+        }
+    }
+    let mut diagnostics: Vec<Diagnostic> = Vec::new();
+    for d in all.into_iter().map(to_diagnostic) {
+        if !diagnostics.contains(&d) {
+            diagnostics.push(d);
+        }
+    }
+    diagnostics.sort_by_key(|d| d.span.map(|s| (s.line, s.col)));
+    (None, diagnostics)
 }
 
 fn to_diagnostic(error: DeError) -> Diagnostic {
@@ -101,9 +123,15 @@ fn to_diagnostic(error: DeError) -> Diagnostic {
 
 /// serde's wording, in the terms an operator knows.
 fn tidy(message: &str) -> String {
-    message
+    let words: Vec<String> = message
         .replace("invalid type: ", "")
         .replace("unknown variant", "unknown value")
-        .replace("map", "mapping")
-        .replace("sequence", "list")
+        .split(' ')
+        .map(|w| match w.trim_end_matches(',') {
+            "map" => w.replacen("map", "mapping", 1),
+            "sequence" => w.replacen("sequence", "list", 1),
+            _ => w.to_owned(),
+        })
+        .collect();
+    words.join(" ")
 }

@@ -31,4 +31,9 @@ pub struct ParamSpec {
     pub required: Option<bool>,
     /// The value when `with:` doesn't give one.
     pub default: Option<serde_json::Value>,
+    /// The parameter is a piece of shell script: values the caller
+    /// interpolates into it are shell-quoted, so the template can insert it
+    /// with `{{ params.x | raw }}` without opening an injection.
+    #[serde(default)]
+    pub script: bool,
 }

@@ -31,6 +31,7 @@ pub(crate) fn quote_value(value: &Value) -> String {
         },
         ValueKind::Map => shell_quote(&json_text(value)),
         ValueKind::None | ValueKind::Undefined => "''".to_owned(),
+        ValueKind::Bool => if value.is_true() { "true" } else { "false" }.to_owned(),
         _ => shell_quote(&value.to_string()),
     }
 }
@@ -53,6 +54,7 @@ pub(crate) fn format_value(out: &mut Output, state: &State, value: &Value) -> Re
             out.write_str(&quote_value(value))?;
         }
         _ => match value.kind() {
+            ValueKind::Bool => out.write_str(if value.is_true() { "true" } else { "false" })?,
             ValueKind::Map | ValueKind::Seq if !value.is_safe() => {
                 out.write_str(&json_text(value))?;
             }
