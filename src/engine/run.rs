@@ -1,11 +1,12 @@
-//! One run from start to finish.
+//! One run from start to finish: vars, the main steps, outputs; on failure
+//! the undo steps and `on_failure`; then `finally`, always.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use indexmap::IndexMap;
 
-use super::section::run_section;
+use super::section::{SectionOutcome, run_section};
 use super::step_runner::{Shared, run_step};
 use super::{Cancel, RunReport, RunRequest, StepRecord};
 use crate::events::{EventSink, RunEvent, Status};
@@ -29,29 +30,77 @@ pub async fn execute(request: RunRequest, events: Arc<dyn EventSink>, cancel: Ca
         started_at: shared.started_at.to_rfc3339(),
     });
 
-    let mut records: IndexMap<String, StepRecord> = IndexMap::new();
-    let mut error = None;
-    let status = match shared.prepare() {
-        Err(e) => {
-            error = Some(e);
-            Status::Failed
-        }
-        Ok(()) => {
-            let shared = Arc::new(shared);
-            let status = run_phases(&shared, &cancel, &mut records, &mut error).await;
-            return finish(&shared, request.run_id, status, records, error, inputs_shown).await;
-        }
+    let mut run = RunState {
+        records: IndexMap::new(),
+        status: Status::Succeeded,
+        error: None,
+        outputs: serde_json::json!({}),
     };
+    let prepared = shared.prepare();
     let shared = Arc::new(shared);
-    finish(&shared, request.run_id, status, records, error, inputs_shown).await
+    match prepared {
+        Ok(()) => run_phases(&shared, &cancel, &mut run).await,
+        Err(e) => run.fail(Status::Failed, e),
+    }
+
+    shared.redactor.redact_json(&mut run.outputs);
+    let duration_ms = shared.started.elapsed().as_millis() as u64;
+    shared.events.emit(&RunEvent::RunFinished {
+        status: run.status,
+        duration_ms,
+        outputs: run.outputs.clone(),
+        error: run.error.clone(),
+    });
+    RunReport {
+        run_id: request.run_id,
+        runbook: shared.plan.name.clone(),
+        status: run.status,
+        started_at: shared.started_at.to_rfc3339(),
+        duration_ms,
+        inputs: inputs_shown,
+        steps: run.records,
+        outputs: run.outputs,
+        error: run.error,
+    }
 }
 
-async fn run_phases(
-    shared: &Arc<Shared>,
-    cancel: &Cancel,
-    records: &mut IndexMap<String, StepRecord>,
-    error: &mut Option<String>,
-) -> Status {
+struct RunState {
+    records: IndexMap<String, StepRecord>,
+    status: Status,
+    error: Option<String>,
+    outputs: serde_json::Value,
+}
+
+impl RunState {
+    /// The first failure decides the run's status and message.
+    fn fail(&mut self, status: Status, error: String) {
+        if self.status == Status::Succeeded {
+            self.status = status;
+            self.error = Some(error);
+        }
+    }
+
+    fn keep(&mut self, steps: &[Arc<Step>], outcome: &SectionOutcome) {
+        for (step, record) in steps.iter().zip(&outcome.records) {
+            self.records.insert(step.id.clone(), record.clone());
+        }
+    }
+}
+
+/// The first step of a list that failed without `continue_on_error`.
+fn first_failure<'a>(steps: &'a [Arc<Step>], outcome: &'a SectionOutcome) -> Option<(&'a Step, &'a StepRecord)> {
+    outcome
+        .completed
+        .iter()
+        .map(|&i| (&*steps[i], &outcome.records[i]))
+        .find(|(s, r)| r.status == Status::Failed && !s.continue_on_error)
+}
+
+fn arcs(steps: &[Step]) -> Vec<Arc<Step>> {
+    steps.iter().cloned().map(Arc::new).collect()
+}
+
+async fn run_phases(shared: &Arc<Shared>, cancel: &Cancel, run: &mut RunState) {
     let main = cancel.run.child_token();
     let timed_out = Arc::new(AtomicBool::new(false));
     let timer = shared.plan.timeout.map(|limit| {
@@ -63,36 +112,29 @@ async fn run_phases(
             main.cancel();
         })
     });
-
-    let steps: Vec<Arc<Step>> = shared.plan.steps.iter().cloned().map(Arc::new).collect();
-    let outcome = run_section(shared, &steps, &main).await;
+    let steps = arcs(&shared.plan.steps);
+    let outcome = run_section(shared, &steps, &main, false).await;
     if let Some(timer) = timer {
         timer.abort();
     }
-    for (step, record) in steps.iter().zip(&outcome.records) {
-        records.insert(step.id.clone(), record.clone());
-    }
+    run.keep(&steps, &outcome);
 
-    let mut status = if timed_out.load(Ordering::SeqCst) {
-        *error = shared.plan.timeout.map(|t| format!("the run timed out after {}", crate::step::human(t)));
-        Status::TimedOut
+    if timed_out.load(Ordering::SeqCst) {
+        let limit = shared.plan.timeout.map(crate::step::human).unwrap_or_default();
+        run.fail(Status::TimedOut, format!("the run timed out after {limit}"));
     } else if main.is_cancelled() {
-        *error = Some("the run was cancelled".into());
-        Status::Cancelled
-    } else if let Some((id, r)) = steps
-        .iter()
-        .zip(&outcome.records)
-        .find(|(s, r)| r.status == Status::Failed && !s.continue_on_error)
-    {
-        *error = Some(format!("step `{}` failed: {}", id.id, r.error.clone().unwrap_or_default()));
-        Status::Failed
+        run.fail(Status::Cancelled, "the run was cancelled".into());
+    } else if let Some((step, record)) = first_failure(&steps, &outcome) {
+        let why = record.error.clone().unwrap_or_default();
+        run.fail(Status::Failed, format!("step `{}` failed: {why}", step.id));
     } else {
-        Status::Succeeded
-    };
-    shared.set_status(status);
+        render_outputs(shared, run);
+    }
+    shared.set_status(run.status);
 
-    if status == Status::Failed {
-        // Compensate: the undo of each step that succeeded, newest first.
+    // A failure (a timeout included) is compensated; a cancellation only
+    // goes on to `finally`, as the operator asked to stop.
+    if matches!(run.status, Status::Failed | Status::TimedOut) {
         let undos: Vec<Arc<Step>> = outcome
             .completed
             .iter()
@@ -104,74 +146,46 @@ async fn run_phases(
             shared.events.emit(&RunEvent::Phase { phase: "undo".into() });
             for undo in undos {
                 let record = run_step(shared.clone(), undo.clone(), cancel.all.child_token()).await;
-                records.insert(undo.id.clone(), record);
+                run.records.insert(undo.id.clone(), record);
             }
         }
         if !shared.plan.on_failure.is_empty() {
             shared.events.emit(&RunEvent::Phase { phase: "on_failure".into() });
-            let steps: Vec<Arc<Step>> = shared.plan.on_failure.iter().cloned().map(Arc::new).collect();
-            let outcome = run_section(shared, &steps, &cancel.all.child_token()).await;
-            for (step, record) in steps.iter().zip(outcome.records) {
-                records.insert(step.id.clone(), record);
-            }
+            let steps = arcs(&shared.plan.on_failure);
+            let outcome = run_section(shared, &steps, &cancel.all.child_token(), true).await;
+            run.keep(&steps, &outcome);
         }
     }
     if !shared.plan.finally.is_empty() {
         shared.events.emit(&RunEvent::Phase { phase: "finally".into() });
-        let steps: Vec<Arc<Step>> = shared.plan.finally.iter().cloned().map(Arc::new).collect();
-        let outcome = run_section(shared, &steps, &cancel.all.child_token()).await;
-        for (step, record) in steps.iter().zip(outcome.records) {
-            records.insert(step.id.clone(), record);
+        let steps = arcs(&shared.plan.finally);
+        let outcome = run_section(shared, &steps, &cancel.all.child_token(), true).await;
+        run.keep(&steps, &outcome);
+        if let Some((step, record)) = first_failure(&steps, &outcome) {
+            let why = record.error.clone().unwrap_or_default();
+            run.fail(Status::Failed, format!("finally step `{}` failed: {why}", step.id));
         }
     }
-    if status == Status::Succeeded && cancel.run.is_cancelled() {
-        status = Status::Cancelled;
+    if cancel.run.is_cancelled() {
+        run.fail(Status::Cancelled, "the run was cancelled".into());
     }
-    status
 }
 
-async fn finish(
-    shared: &Arc<Shared>,
-    run_id: String,
-    mut status: Status,
-    records: IndexMap<String, StepRecord>,
-    mut error: Option<String>,
-    inputs: serde_json::Value,
-) -> RunReport {
+/// The run's outputs, rendered once the main steps succeeded; a failing one
+/// fails the run (and so triggers the failure handling).
+fn render_outputs(shared: &Shared, run: &mut RunState) {
+    let ctx = shared.context(None, None, None);
     let mut outputs = serde_json::Map::new();
-    if status == Status::Succeeded {
-        let ctx = shared.context(None, None, None);
-        for (name, value) in &shared.plan.outputs {
-            match shared.renderer.value(value, &ctx) {
-                Ok(v) => {
-                    outputs.insert(name.clone(), v);
-                }
-                Err(e) => {
-                    status = Status::Failed;
-                    error = Some(shared.redact(&format!("output `{name}`: {e}")));
-                    break;
-                }
+    for (name, value) in &shared.plan.outputs {
+        match shared.renderer.value(value, &ctx) {
+            Ok(v) => {
+                outputs.insert(name.clone(), v);
+            }
+            Err(e) => {
+                run.fail(Status::Failed, shared.redact(&format!("output `{name}`: {e}")));
+                return;
             }
         }
     }
-    let mut outputs = serde_json::Value::Object(outputs);
-    shared.redactor.redact_json(&mut outputs);
-    let duration_ms = shared.started.elapsed().as_millis() as u64;
-    shared.events.emit(&RunEvent::RunFinished {
-        status,
-        duration_ms,
-        outputs: outputs.clone(),
-        error: error.clone(),
-    });
-    RunReport {
-        run_id,
-        runbook: shared.plan.name.clone(),
-        status,
-        started_at: shared.started_at.to_rfc3339(),
-        duration_ms,
-        inputs,
-        steps: records,
-        outputs,
-        error,
-    }
+    run.outputs = serde_json::Value::Object(outputs);
 }

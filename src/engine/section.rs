@@ -19,8 +19,12 @@ pub struct SectionOutcome {
     pub completed: Vec<usize>,
 }
 
-/// Whether a step's end stops the steps that need it.
-fn blocks(step: &Step, record: &StepRecord) -> bool {
+/// Whether a step's end stops the steps that need it. In cleanup lists
+/// (`on_failure`, `finally`) nothing does: every cleanup step runs.
+fn blocks(step: &Step, record: &StepRecord, cleanup: bool) -> bool {
+    if cleanup {
+        return false;
+    }
     match record.status {
         Status::Failed => !step.continue_on_error,
         Status::Skipped => record.blocked,
@@ -29,10 +33,15 @@ fn blocks(step: &Step, record: &StepRecord) -> bool {
     }
 }
 
-/// Runs the steps; returns when every one has a record.
-pub async fn run_section(shared: &Arc<Shared>, steps: &[Arc<Step>], cancel: &CancellationToken) -> SectionOutcome {
+/// Runs the steps; returns when every one has a record. Every ready step is
+/// started at once; `max_parallel` is enforced per attempt, run-wide.
+pub async fn run_section(
+    shared: &Arc<Shared>,
+    steps: &[Arc<Step>],
+    cancel: &CancellationToken,
+    cleanup: bool,
+) -> SectionOutcome {
     let n = steps.len();
-    let limit = shared.plan.max_parallel.unwrap_or(usize::MAX).max(1);
     let mut records: Vec<Option<StepRecord>> = vec![None; n];
     let mut started = vec![false; n];
     let mut completed = Vec::with_capacity(n);
@@ -51,7 +60,7 @@ pub async fn run_section(shared: &Arc<Shared>, steps: &[Arc<Step>], cancel: &Can
             let blocker = step
                 .needs
                 .iter()
-                .find(|&&j| records[j].as_ref().is_some_and(|r| blocks(&steps[j], r)));
+                .find(|&&j| records[j].as_ref().is_some_and(|r| blocks(&steps[j], r, cleanup)));
             let skip = match blocker {
                 Some(&j) => {
                     let why = match records[j].as_ref().map(|r| r.status) {
@@ -64,9 +73,6 @@ pub async fn run_section(shared: &Arc<Shared>, steps: &[Arc<Step>], cancel: &Can
                 None if cancel.is_cancelled() => Some("the run was stopped before it started".to_owned()),
                 None => None,
             };
-            if skip.is_none() && running.len() >= limit {
-                continue;
-            }
             started[i] = true;
             progressed = true;
             match skip {

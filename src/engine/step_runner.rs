@@ -50,6 +50,9 @@ pub struct Shared {
     pub started_at: chrono::DateTime<chrono::Utc>,
     /// The run's status so far (`run.status` in `finally`).
     pub status: Mutex<Status>,
+    /// Attempt slots when `max_parallel` is set: every attempt (of any step
+    /// or `for_each` item) holds one while it runs.
+    pub slots: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl Shared {
@@ -78,6 +81,10 @@ impl Shared {
             started: Instant::now(),
             started_at: chrono::Utc::now(),
             status: Mutex::new(Status::Running),
+            slots: request
+                .plan
+                .max_parallel
+                .map(|n| Arc::new(tokio::sync::Semaphore::new(n.clamp(1, tokio::sync::Semaphore::MAX_PERMITS)))),
         }
     }
 
@@ -257,14 +264,10 @@ async fn for_each(
     params: Option<Value>,
     cancel: &CancellationToken,
 ) -> StepRecord {
-    let limit = shared.plan.max_parallel.unwrap_or(usize::MAX).max(1);
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(limit.min(tokio::sync::Semaphore::MAX_PERMITS)));
     let mut set = tokio::task::JoinSet::new();
     for (index, item) in items.into_iter().enumerate() {
-        let (shared, step, params, cancel, semaphore) =
-            (shared.clone(), step.clone(), params.clone(), cancel.clone(), semaphore.clone());
+        let (shared, step, params, cancel) = (shared.clone(), step.clone(), params.clone(), cancel.clone());
         set.spawn(async move {
-            let _permit = semaphore.acquire_owned().await;
             let item = (index, Value::from_serialize(&item));
             (index, attempts(&shared, &step, Some(item), params.as_ref(), &cancel).await)
         });
@@ -314,6 +317,16 @@ async fn attempts(
     let ctx = shared.context(item_value.as_ref(), params, None);
     let mut attempt = 1u32;
     loop {
+        let slot = match &shared.slots {
+            Some(slots) => tokio::select! {
+                permit = slots.clone().acquire_owned() => permit.ok(),
+                () = cancel.cancelled() => {
+                    let waited = Attempt::failed(FailureClass::Other, "");
+                    return end(Status::Cancelled, attempt - 1, waited, "cancelled while waiting for a free slot (max_parallel)".into());
+                }
+            },
+            None => None,
+        };
         let started = Instant::now();
         let attempt_cancel = cancel.child_token();
         let step_ctx = StepContext {
@@ -389,6 +402,7 @@ async fn attempts(
                 };
             }
             (_, Some(RetryDecision::RetryAfter(wait))) => {
+                drop(slot);
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
                     () = cancel.cancelled() => {

@@ -18,6 +18,8 @@ pub struct Plain {
     out: Mutex<anstream::Stderr>,
     /// Annotate for GitHub Actions (`::group::`, `::error::`).
     github: bool,
+    /// Steps whose `::group::` is open.
+    groups: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Plain {
@@ -26,6 +28,7 @@ impl Plain {
         Plain {
             out: Mutex::new(anstream::stderr()),
             github,
+            groups: Mutex::default(),
         }
     }
 }
@@ -116,12 +119,14 @@ impl EventSink for Plain {
             return;
         }
         if self.github {
+            let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
             match event {
-                RunEvent::AttemptStarted { step, attempt: 1, item: None, .. } => {
+                RunEvent::AttemptStarted { step, .. } if !groups.contains(step) => {
+                    groups.insert(step.clone());
                     let _ = writeln!(out, "::group::{step}");
                 }
                 RunEvent::StepFinished { step, status, error, .. } => {
-                    if *status != Status::Skipped {
+                    if groups.remove(step) {
                         let _ = writeln!(out, "::endgroup::");
                     }
                     if *status == Status::Failed {
