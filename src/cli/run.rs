@@ -80,7 +80,7 @@ pub fn run(project_dir: Option<&Path>, args: Args) -> anyhow::Result<u8> {
         for p in &problems {
             print_error(p, None);
         }
-        let hint = format!("see the inputs with `steward list`; {} problem(s), nothing was run", problems.len());
+        let hint = format!("{} problem(s), nothing was run; `steward list` shows the inputs", problems.len());
         let _ = writeln!(anstream::stderr(), "hint: {hint}");
         return Ok(exit::INVALID);
     };
