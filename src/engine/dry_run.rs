@@ -127,6 +127,7 @@ fn describe(shared: &Shared, step: &Step, list: &[Step]) -> DryStep {
         cancel: &cancel,
         events: shared.events.as_ref(),
         redactor: &shared.redactor,
+        resources: &shared.resources,
     };
     let (action, rendered) = match step.kind.describe(&step_ctx) {
         Ok(text) => (text, true),

@@ -53,6 +53,8 @@ pub struct Shared {
     /// Attempt slots when `max_parallel` is set: every attempt (of any step
     /// or `for_each` item) holds one while it runs.
     pub slots: Option<Arc<tokio::sync::Semaphore>>,
+    /// Connection pools and other per-run resources of the step kinds.
+    pub resources: crate::step::Resources,
 }
 
 impl Shared {
@@ -85,6 +87,7 @@ impl Shared {
                 .plan
                 .max_parallel
                 .map(|n| Arc::new(tokio::sync::Semaphore::new(n.clamp(1, tokio::sync::Semaphore::MAX_PERMITS)))),
+            resources: crate::step::Resources::default(),
         }
     }
 
@@ -339,6 +342,7 @@ async fn attempts(
             cancel: &attempt_cancel,
             events: shared.events.as_ref(),
             redactor: &shared.redactor,
+            resources: &shared.resources,
         };
         let detail = match step.kind.describe(&step_ctx) {
             Ok(d) => d,

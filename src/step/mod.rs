@@ -1,7 +1,10 @@
 //! Step kinds, one module per YAML key, all behind [`Execute`].
 
+mod resources;
 pub mod shell;
 pub mod sleep;
+
+pub use resources::Resources;
 
 use std::path::Path;
 use std::time::Duration;
@@ -34,6 +37,8 @@ pub struct StepContext<'a> {
     pub events: &'a dyn EventSink,
     /// Masks secret values.
     pub redactor: &'a Redactor,
+    /// Connection pools and other per-run resources.
+    pub resources: &'a Resources,
 }
 
 /// How an attempt went, as a step kind reports it.

@@ -1,36 +1,16 @@
-//! The kind-specific part of a step.
+//! `shell:`
 
 use crate::diagnostic::Diagnostic;
-use crate::plan::{ShellStep, SleepStep, StepKind};
-use crate::spec::{ShellSpec, Spanned, StepSpec};
+use crate::plan::ShellStep;
+use crate::spec::{ShellSpec, Spanned};
 use crate::template::Escape;
 
-use super::scope::{Checker, Scope, StepRef};
-use super::values::{self, Params};
+use super::super::scope::{Checker, Scope, StepRef};
 
 /// The default interpreter of `shell` steps.
 pub const DEFAULT_INTERPRETER: &[&str] = &["bash", "-eo", "pipefail"];
 
-/// Compiles whichever kind the step has (`uses` is expanded by the caller).
-pub fn compile_kind(
-    spec: &StepSpec,
-    checker: &Checker,
-    scope: &Scope,
-    params: Option<&Params>,
-    diagnostics: &mut Vec<Diagnostic>,
-    refs: &mut Vec<StepRef>,
-) -> Option<StepKind> {
-    if let Some(shell) = &spec.shell {
-        return shell_kind(shell, checker, scope, diagnostics, refs).map(StepKind::Shell);
-    }
-    if let Some(sleep) = &spec.sleep {
-        return values::duration(sleep, params, diagnostics)
-            .map(|duration| StepKind::Sleep(SleepStep { duration }));
-    }
-    None
-}
-
-fn shell_kind(
+pub(super) fn compile(
     shell: &Spanned<crate::spec::StrOr<ShellSpec>>,
     checker: &Checker,
     scope: &Scope,

@@ -1,0 +1,30 @@
+//! The kind-specific part of a step: one module per kind.
+
+mod shell;
+
+use crate::diagnostic::Diagnostic;
+use crate::plan::{SleepStep, StepKind};
+use crate::spec::StepSpec;
+
+use super::scope::{Checker, Scope, StepRef};
+use super::values::{self, Params};
+
+/// Compiles whichever kind the step has (`uses` is expanded by the caller).
+pub fn compile_kind(
+    spec: &StepSpec,
+    checker: &Checker,
+    scope: &Scope,
+    params: Option<&Params>,
+    diagnostics: &mut Vec<Diagnostic>,
+    refs: &mut Vec<StepRef>,
+) -> Option<StepKind> {
+    if let Some(shell) = &spec.shell {
+        return shell::compile(shell, checker, scope, diagnostics, refs).map(StepKind::Shell);
+    }
+    if let Some(sleep) = &spec.sleep {
+        return values::duration(sleep, params, diagnostics)
+            .map(|duration| StepKind::Sleep(SleepStep { duration }));
+    }
+    None
+}
+
