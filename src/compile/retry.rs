@@ -16,8 +16,8 @@ pub fn compile_retry(
     let before = diagnostics.len();
     let mut policy = RetryPolicy::default();
     if let Some(attempts) = &spec.attempts {
-        match values::resolve(attempts, params, diagnostics) {
-            Some(text) => match text.trim().parse::<u32>() {
+        if let Some(text) = values::resolve(attempts, params, diagnostics) {
+            match text.trim().parse::<u32>() {
                 Ok(0) => diagnostics.push(
                     Diagnostic::new(
                         attempts.span,
@@ -30,8 +30,7 @@ pub fn compile_retry(
                     attempts.span,
                     format!("`attempts` must be a whole number, not `{text}`"),
                 )),
-            },
-            None => {}
+            }
         }
     }
     if let Some(delay) = &spec.delay {

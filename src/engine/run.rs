@@ -104,11 +104,11 @@ async fn run_phases(shared: &Arc<Shared>, cancel: &Cancel, run: &mut RunState) {
     let main = cancel.run.child_token();
     let timed_out = Arc::new(AtomicBool::new(false));
     let timer = shared.plan.timeout.map(|limit| {
-        let main = main.clone();
-        let timed_out = timed_out.clone();
+        let (main, timed_out, shared) = (main.clone(), timed_out.clone(), shared.clone());
         tokio::spawn(async move {
             tokio::time::sleep(limit).await;
             timed_out.store(true, Ordering::SeqCst);
+            shared.set_stop_reason(format!("stopped: the run timed out after {}", crate::step::human(limit)));
             main.cancel();
         })
     });

@@ -55,6 +55,8 @@ pub struct Shared {
     pub slots: Option<Arc<tokio::sync::Semaphore>>,
     /// Connection pools and other per-run resources of the step kinds.
     pub resources: crate::step::Resources,
+    /// Why the run's steps are being stopped (its timeout), if known.
+    pub stop_reason: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -88,6 +90,7 @@ impl Shared {
                 .max_parallel
                 .map(|n| Arc::new(tokio::sync::Semaphore::new(n.clamp(1, tokio::sync::Semaphore::MAX_PERMITS)))),
             resources: crate::step::Resources::default(),
+            stop_reason: Mutex::new(None),
         }
     }
 
@@ -161,6 +164,22 @@ impl Shared {
         );
     }
 
+    /// Why running steps are being stopped, for their records.
+    pub fn stop_reason(&self) -> String {
+        self.stop_reason
+            .lock()
+            .ok()
+            .and_then(|r| r.clone())
+            .unwrap_or_else(|| "stopped: the run was cancelled".to_owned())
+    }
+
+    /// Records why the run's steps are being stopped.
+    pub fn set_stop_reason(&self, reason: String) {
+        if let Ok(mut r) = self.stop_reason.lock() {
+            r.get_or_insert(reason);
+        }
+    }
+
     /// Sets the run's status as `run.status` shows it.
     pub fn set_status(&self, status: Status) {
         if let Ok(mut s) = self.status.lock() {
@@ -174,7 +193,9 @@ impl Shared {
 /// by `describe` (terminal, audit trail, dry run) holds instead of the value.
 fn run_redactor(secrets: &crate::secrets::SecretStore) -> Redactor {
     let quoted = secrets.iter().map(|(_, v)| v.replace('\'', r"'\''"));
-    Redactor::new(secrets.iter().map(|(_, v)| v.to_owned()).chain(quoted))
+    // And its URL-encoded forms, as a URL or a form of an `http` step holds it.
+    let encoded = secrets.iter().flat_map(|(_, v)| crate::step::http::encoded_forms(v));
+    Redactor::new(secrets.iter().map(|(_, v)| v.to_owned()).chain(quoted).chain(encoded))
         .unwrap_or_else(|_| secrets.redactor().clone())
 }
 
@@ -358,6 +379,13 @@ async fn attempts(
         let stopped = cancel.is_cancelled();
         if outcome.failure.is_none() {
             outcome.failure = check_asserts(shared, step, &ctx_with_result(shared, &item_value, params, &outcome));
+            // Say what the assert judged (an HTTP answer), so a poll that
+            // never succeeds tells why.
+            if let Some(failure) = outcome.failure.as_mut()
+                && let Some(why) = step.kind.explain(&outcome.result)
+            {
+                failure.message = shared.redact(&format!("{}; {why}", failure.message));
+            }
         }
         let elapsed = started.elapsed();
         let (status, decision) = match &outcome.failure {
@@ -427,6 +455,7 @@ async fn attempts(
                     Some(RetryDecision::GiveUp(GiveUp::NotRetryable)) if step.retry.attempts > 1 => {
                         format!("{message} (not retried: `retry.on` doesn't include this failure)")
                     }
+                    _ if status == Status::Cancelled => shared.stop_reason(),
                     _ => message,
                 };
                 return end(status, attempt, outcome, why);
