@@ -24,7 +24,7 @@ step:
 /// A runbook of `n` steps in groups of ten: a head that follows the previous
 /// group (implicitly, or by reading its join), eight steps fanning out from
 /// the head, and a join that needs all eight.
-fn runbook(n: usize) -> String {
+pub fn runbook(n: usize) -> String {
     let mut out = String::with_capacity(n * 120);
     out.push_str(
         "name: big\n\
@@ -90,7 +90,7 @@ fn runbook(n: usize) -> String {
     out
 }
 
-fn library() -> Library {
+pub fn library() -> Library {
     let mut library = Library::default();
     let problems = library.add(
         "retry-until",
@@ -129,5 +129,20 @@ fn bench_compile(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_compile);
+/// Reading the YAML into the spec alone, the first part of `compile`.
+fn bench_parse(c: &mut Criterion) {
+    let mut group = c.benchmark_group("parse_runbook");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    for n in [1_000, 10_000, 50_000] {
+        let text = runbook(n);
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(n), &text, |b, text| {
+            b.iter(|| steward::spec::parse_runbook(black_box(text)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_compile, bench_parse);
 criterion_main!(benches);

@@ -10,6 +10,17 @@ use serde::{Deserialize, Serialize};
 use crate::engine::retry::RetryPolicy;
 use crate::template::{Expr, Template};
 
+mod http;
+mod notify;
+mod sql;
+
+pub use http::{HttpBody, HttpStep, StatusMatch, TlsOptions};
+pub use notify::{
+    Channel, EmailChannel, NotifyStep, PagerDutyAction, PagerDutyChannel, SEVERITIES, SmtpTls,
+    WebhookChannel,
+};
+pub use sql::{SqlRun, SqlStep};
+
 /// A runbook ready to run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {
@@ -219,6 +230,12 @@ pub enum StepKind {
     Shell(ShellStep),
     /// Wait.
     Sleep(SleepStep),
+    /// Send an HTTP request.
+    Http(HttpStep),
+    /// Send a message.
+    Notify(NotifyStep),
+    /// Run SQL on PostgreSQL.
+    Sql(SqlStep),
 }
 
 impl StepKind {
@@ -227,6 +244,9 @@ impl StepKind {
         match self {
             StepKind::Shell(_) => "shell",
             StepKind::Sleep(_) => "sleep",
+            StepKind::Http(_) => "http",
+            StepKind::Notify(_) => "notify",
+            StepKind::Sql(_) => "sql",
         }
     }
 }

@@ -151,8 +151,34 @@ pub fn dot(plan: &Plan) -> String {
     out
 }
 
+/// A Mermaid node id. Step ids are `[a-z0-9_-]+`; one that Mermaid reads
+/// as a plain name stays as it is. One with `-`, or that is a Mermaid
+/// keyword (`end` breaks a flowchart) or one of the subgraph names, gets
+/// capitals, which no step id has: two steps (`deploy-web`, `deploy_web`)
+/// never share a node.
 fn mermaid_id(id: &str) -> String {
-    id.replace('-', "_")
+    const RESERVED: &[&str] = &[
+        "end",
+        "graph",
+        "flowchart",
+        "subgraph",
+        "direction",
+        "style",
+        "class",
+        "classdef",
+        "click",
+        "linkstyle",
+        "default",
+        "call",
+        "href",
+        "on_failure",
+        "finally",
+        "steps_done",
+    ];
+    if !id.contains('-') && !RESERVED.contains(&id) {
+        return id.to_owned();
+    }
+    format!("S_{}", id.replace('-', "_H_"))
 }
 
 /// Mermaid flowchart, with `on_failure` and `finally` as subgraphs.

@@ -160,6 +160,7 @@ impl<'s> Checker<'s> {
             .hint("templates use minijinja (Jinja2) syntax: `{{ inputs.name }}`, `{% if … %}…{% endif %}`")
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn check_names(
         &self,
         names: HashSet<String>,
@@ -171,6 +172,7 @@ impl<'s> Checker<'s> {
         refs: &mut Vec<StepRef>,
     ) {
         let reach = Self::reach(text);
+        let first = diagnostics.len();
         let mut names: Vec<String> = names.into_iter().collect();
         names.sort();
         for name in names {
@@ -182,7 +184,7 @@ impl<'s> Checker<'s> {
                     .unwrap_or_else(|| self.locate(span, needle))
             };
             let declared = |set: Option<&HashSet<String>>, kind: &str, key: &str| {
-                let Some(attr) = attr else { return None };
+                let attr = attr?;
                 let set = set?;
                 if set.contains(attr) {
                     return None;
@@ -234,8 +236,12 @@ impl<'s> Checker<'s> {
                 _ if FUNCTIONS.contains(&root) => None,
                 _ => Some(self.unknown_root(root, at(root), scope)),
             };
+            // Only this template's problems are compared (`inputs.x` and
+            // `inputs.x.y` are one problem): comparing with every problem of
+            // the file made a file with many errors quadratic. Repeats across
+            // templates are removed when the file's problems are sorted.
             if let Some(problem) = problem {
-                if !diagnostics.contains(&problem) {
+                if !diagnostics[first..].contains(&problem) {
                     diagnostics.push(problem);
                 }
             }
@@ -346,6 +352,39 @@ impl<'s> Checker<'s> {
             }
         }
         None
+    }
+
+    /// The position of the key `key` whose value is at `value`: before it on
+    /// its line, or on a line above (a block value); `value` when not found.
+    pub fn key_of(&self, value: Span, key: &str) -> Span {
+        let Some(line) = value.line.checked_sub(1) else {
+            return value;
+        };
+        let Some(&line_start) = self.line_starts.get(line) else {
+            return value;
+        };
+        let text = &self.source[line_start..];
+        let end = line_start
+            + text
+                .char_indices()
+                .take_while(|&(_, c)| c != '\n')
+                .nth(value.col.saturating_sub(1))
+                .map_or_else(|| text.find('\n').unwrap_or(text.len()), |(b, _)| b);
+        let start = self.line_starts[line.saturating_sub(3)];
+        let window = &self.source[start..end];
+        let word = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
+        window
+            .match_indices(key)
+            .filter(|&(at, _)| {
+                !window[..at].chars().next_back().is_some_and(word)
+                    && window[at + key.len()..]
+                        .trim_start_matches([' ', '\t', '"', '\''])
+                        .starts_with(':')
+            })
+            .last()
+            .map_or(value, |(at, _)| {
+                self.span_at(start + at, key.chars().count())
+            })
     }
 
     /// The span of `width` characters at byte `offset` of the source.

@@ -11,7 +11,7 @@ use super::values::{self, Params};
 use super::{Library, uses, value};
 
 /// The kinds a step may have; exactly one per step.
-pub const KINDS: &[&str] = &["shell", "sleep", "uses"];
+pub const KINDS: &[&str] = &["shell", "sleep", "http", "notify", "sql", "uses"];
 
 /// Everything a step is compiled against.
 pub struct StepEnv<'a> {
@@ -47,6 +47,15 @@ pub fn kinds_of(spec: &StepSpec) -> Vec<(&'static str, crate::spec::yaml::Span)>
     if let Some(s) = &spec.sleep {
         kinds.push(("sleep", s.span));
     }
+    if let Some(s) = &spec.http {
+        kinds.push(("http", s.span));
+    }
+    if let Some(s) = &spec.notify {
+        kinds.push(("notify", s.span));
+    }
+    if let Some(s) = &spec.sql {
+        kinds.push(("sql", s.span));
+    }
     if let Some(s) = &spec.uses {
         kinds.push(("uses", s.span));
     }
@@ -76,8 +85,11 @@ pub fn compile_step(
         [_] => {}
         [(first, _), (second, span), ..] => {
             diagnostics.push(
-                Diagnostic::new(*span, format!("step `{id}` has two kinds: `{first}` and `{second}`"))
-                    .hint("a step does one thing; split it into two steps"),
+                Diagnostic::new(
+                    env.checker.key_of(*span, second),
+                    format!("step `{id}` has two kinds: `{first}` and `{second}`"),
+                )
+                .hint("a step does one thing; split it into two steps"),
             );
             return Some(Compiled { step: None, refs });
         }

@@ -195,8 +195,22 @@ fn run_redactor(secrets: &crate::secrets::SecretStore) -> Redactor {
     let quoted = secrets.iter().map(|(_, v)| v.replace('\'', r"'\''"));
     // And its URL-encoded forms, as a URL or a form of an `http` step holds it.
     let encoded = secrets.iter().flat_map(|(_, v)| crate::step::http::encoded_forms(v));
-    Redactor::new(secrets.iter().map(|(_, v)| v.to_owned()).chain(quoted).chain(encoded))
-        .unwrap_or_else(|_| secrets.redactor().clone())
+    // And its SQL-literal forms (`it''s`, `a\\b`), as a `sql` step's query holds it.
+    let sql = secrets.iter().flat_map(|(_, v)| {
+        [
+            v.replace('\'', "''"),
+            v.replace('\\', r"\\").replace('\'', "''"),
+        ]
+    });
+    Redactor::new(
+        secrets
+            .iter()
+            .map(|(_, v)| v.to_owned())
+            .chain(quoted)
+            .chain(encoded)
+            .chain(sql),
+    )
+    .unwrap_or_else(|_| secrets.redactor().clone())
 }
 
 /// Runs one step to its end and publishes its record.

@@ -5,8 +5,11 @@
 
 pub mod de;
 mod runbook;
+mod http;
+mod notify;
 mod scalar;
 mod spanned;
+mod sql;
 mod step;
 mod template_file;
 pub mod yaml;
@@ -17,6 +20,9 @@ pub use runbook::{
 };
 pub use scalar::{FromScalar, OneOrMany, Scalar, StrOr};
 pub use spanned::{Lenient, Spanned};
+pub use http::HttpSpec;
+pub use notify::{EmailSpec, NotifySpec, PagerDutySpec, SlackSpec, WebhookSpec};
+pub use sql::SqlSpec;
 pub use step::{RetryOnSpec, RetrySpec, ShellSpec, StepSpec};
 pub use template_file::{ParamSpec, StepTemplateSpec};
 
@@ -54,11 +60,14 @@ fn parse<T: serde::de::DeserializeOwned>(source: &str, what: &str) -> (Option<T>
             );
         }
         Err(e) => {
+            // Only a syntax error is about indentation and quoting; not a
+            // duplicate key, a second document or too many aliases.
+            let syntax = e.message.starts_with("invalid YAML");
             return (
                 None,
-                vec![Diagnostic::new(e.span, e.message).hint(
-                    "check the indentation and quoting near here: quote a value that holds `: `, starts with `{`, `*` or `&`, or has a `{{ template }}` inside `{ … }` or `[ … ]`",
-                )],
+                vec![Diagnostic::new(e.span, e.message).maybe_hint(syntax.then(|| {
+                    "check the indentation and quoting near here: quote a value that holds `: `, starts with `{`, `*` or `&`, or has a `{{ template }}` inside `{ … }` or `[ … ]`".to_owned()
+                }))],
             );
         }
     };

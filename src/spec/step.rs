@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::scalar::{FromScalar, OneOrMany, Scalar, StrOr};
 use super::spanned::Spanned;
 
-/// One step: common fields, and exactly one kind (`shell`, `sleep` or `uses`).
+/// One step: common fields, and exactly one kind (`shell`, `sleep`, `http`,
+/// `notify`, `sql` or `uses`).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepSpec {
@@ -39,6 +40,13 @@ pub struct StepSpec {
     pub shell: Option<Spanned<StrOr<ShellSpec>>>,
     /// Wait for a duration, e.g. `10s`.
     pub sleep: Option<Spanned<Scalar>>,
+    /// Send an HTTP request and check its answer: `http: URL` or
+    /// `{ method, url, headers, json, expect_status, … }`.
+    pub http: Option<Spanned<StrOr<super::http::HttpSpec>>>,
+    /// Send a message to one channel: `slack`, `webhook`, `pagerduty` or `email`.
+    pub notify: Option<Spanned<super::notify::NotifySpec>>,
+    /// Run SQL on PostgreSQL: a `query` with `params`, or a `script`.
+    pub sql: Option<Spanned<super::sql::SqlSpec>>,
     /// Expand a step template from `steps/<name>.yaml`.
     pub uses: Option<Spanned<String>>,
     /// Parameters of the `uses` template (templates in the caller's context).

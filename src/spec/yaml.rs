@@ -137,10 +137,9 @@ pub struct YamlError {
 pub fn parse(source: &str) -> Result<Option<Node>, YamlError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(source);
-    parser.load(&mut builder, true).map_err(|e| YamlError {
-        message: tidy_scan_message(e.info()),
-        span: span_at(e.marker(), 1),
-    })?;
+    if let Err(e) = parser.load(&mut builder, true) {
+        return Err(scan_error(source, &builder, e.info(), e.marker()));
+    }
     if let Some(error) = builder.error {
         return Err(error);
     }
@@ -149,6 +148,76 @@ pub fn parse(source: &str) -> Result<Option<Node>, YamlError> {
 
 fn tidy_scan_message(info: &str) -> String {
     format!("invalid YAML: {info}")
+}
+
+/// A syntax error, placed where an operator can fix it. An unclosed `[` or
+/// `{` is noticed only where the file (or the next block) goes on, often at
+/// the end of the file, so the bracket that was never closed is shown.
+fn scan_error(source: &str, builder: &Builder, info: &str, mark: &Marker) -> YamlError {
+    let span = span_at(mark, 1);
+    let char_at = |s: Span| {
+        source
+            .lines()
+            .nth(s.line - 1)
+            .and_then(|l| l.chars().nth(s.col - 1))
+    };
+    let innermost_flow = builder.stack.iter().rev().find_map(|(open, _)| {
+        let (start, kind) = match open {
+            Open::Seq(start, _) => (*start, '['),
+            Open::Map(start, ..) => (*start, '{'),
+        };
+        (char_at(start) == Some(kind)).then_some((start, kind))
+    });
+    if let Some((start, bracket)) = innermost_flow.filter(|(start, _)| start.line < span.line) {
+        let which = if bracket == '[' {
+            "flow sequence"
+        } else {
+            "flow mapping"
+        };
+        if info.contains(which) {
+            return YamlError {
+                message: format!("invalid YAML: this `{bracket}` is never closed ({info})"),
+                span: start,
+            };
+        }
+        return YamlError {
+            message: format!(
+                "{} (a `{bracket}` opened at line {}, column {} is still open here)",
+                tidy_scan_message(info),
+                start.line,
+                start.col
+            ),
+            span: clamp_to_text(source, span),
+        };
+    }
+    YamlError {
+        message: tidy_scan_message(info),
+        span: clamp_to_text(source, span),
+    }
+}
+
+/// A position at the end of the file (past its last line with text) moves
+/// to the end of that line, so that the line is shown.
+fn clamp_to_text(source: &str, span: Span) -> Span {
+    if source
+        .lines()
+        .skip(span.line - 1)
+        .any(|l| !l.trim().is_empty())
+    {
+        return span;
+    }
+    match source
+        .lines()
+        .enumerate()
+        .take(span.line)
+        .filter(|(_, l)| !l.trim().is_empty())
+        .last()
+    {
+        Some((i, line)) if i + 1 < span.line => {
+            Span::new(i + 1, line.trim_end().chars().count() + 1, 1)
+        }
+        _ => span,
+    }
 }
 
 fn span_at(mark: &Marker, len: usize) -> Span {
@@ -160,10 +229,31 @@ enum Open {
     Map(Span, Vec<(Node, Node)>, Option<Node>),
 }
 
+/// How many nodes aliases may copy in one file.
+const MAX_EXPANDED: usize = 100_000;
+
+/// The number of nodes in `node`, itself included.
+fn node_count(node: &Node) -> usize {
+    match &node.value {
+        NodeValue::Scalar(..) => 1,
+        NodeValue::Seq(items) => 1 + items.iter().map(node_count).sum::<usize>(),
+        NodeValue::Map(entries) => {
+            1 + entries
+                .iter()
+                .map(|(k, v)| node_count(k) + node_count(v))
+                .sum::<usize>()
+        }
+    }
+}
+
 #[derive(Default)]
 struct Builder {
     stack: Vec<(Open, usize)>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes, with how many nodes each holds.
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Nodes copied by aliases so far; bounded so that a few lines of
+    /// nested aliases (a "billion laughs") can't take all memory.
+    expanded: usize,
     documents: Vec<Node>,
     error: Option<YamlError>,
 }
@@ -171,7 +261,8 @@ struct Builder {
 impl Builder {
     fn push_node(&mut self, node: Node, anchor: usize) {
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            let size = node_count(&node);
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         match self.stack.last_mut() {
             None => {
@@ -252,7 +343,23 @@ impl MarkedEventReceiver for Builder {
                 }
             }
             Event::Alias(anchor) => {
-                let node = self.anchors.get(&anchor).cloned().map(|mut node| {
+                if self.error.is_some() {
+                    return;
+                }
+                if let Some((_, size)) = self.anchors.get(&anchor) {
+                    self.expanded = self.expanded.saturating_add(*size);
+                    if self.expanded > MAX_EXPANDED {
+                        self.error = Some(YamlError {
+                            message: format!(
+                                "the aliases (`*name`) of this file expand to more than {MAX_EXPANDED} values"
+                            ),
+                            span: span_at(&mark, 1),
+                        });
+                        return;
+                    }
+                }
+                let node = self.anchors.get(&anchor).map(|(node, _)| {
+                    let mut node = node.clone();
                     node.span = span_at(&mark, 1);
                     node
                 });
@@ -305,6 +412,18 @@ mod tests {
         let err = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
         assert_eq!(err.span.line, 3);
         assert!(err.message.contains("duplicate key `a`"));
+    }
+
+    #[test]
+    fn nested_aliases_are_bounded() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let err = parse(&text).unwrap_err();
+        assert!(err.message.contains("aliases"), "{err:?}");
+        assert_eq!(err.span.line, 5);
     }
 
     #[test]

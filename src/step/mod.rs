@@ -3,6 +3,9 @@
 mod resources;
 pub mod shell;
 pub mod sleep;
+pub mod http;
+pub mod notify;
+pub mod sql;
 
 pub use resources::Resources;
 
@@ -93,6 +96,9 @@ impl StepKind {
         match self {
             StepKind::Shell(s) => s.describe(ctx),
             StepKind::Sleep(s) => s.describe(ctx),
+            StepKind::Http(s) => s.describe(ctx),
+            StepKind::Notify(s) => s.describe(ctx),
+            StepKind::Sql(s) => s.describe(ctx),
         }
     }
 
@@ -102,6 +108,13 @@ impl StepKind {
         match self {
             StepKind::Shell(s) => s.run.source.clone(),
             StepKind::Sleep(s) => format!("sleep {}", human(s.duration)),
+            StepKind::Http(s) => format!("{} {}", s.method, s.url.source),
+            StepKind::Notify(s) => format!(
+                "notify {}: {}",
+                s.channel.name(),
+                s.text.as_ref().map(|t| t.source.as_str()).unwrap_or_default()
+            ),
+            StepKind::Sql(s) => s.run.text().source.clone(),
         }
     }
 
@@ -110,6 +123,18 @@ impl StepKind {
         match self {
             StepKind::Shell(s) => s.execute(ctx).await,
             StepKind::Sleep(s) => s.execute(ctx).await,
+            StepKind::Http(s) => s.execute(ctx).await,
+            StepKind::Notify(s) => s.execute(ctx).await,
+            StepKind::Sql(s) => s.execute(ctx).await,
+        }
+    }
+
+    /// What a failed `assert` judged, when the kind can say it in a line
+    /// (an HTTP answer's status and the start of its body).
+    pub fn explain(&self, result: &serde_json::Value) -> Option<String> {
+        match self {
+            StepKind::Http(_) => http::explain(result),
+            _ => None,
         }
     }
 }

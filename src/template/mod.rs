@@ -1,13 +1,14 @@
 //! minijinja templates and expressions: one environment, strict about
 //! undefined names, escaping by context (a value put into a shell script is
-//! shell-quoted; `| raw` opts out).
+//! shell-quoted, one put into SQL text is a SQL literal, `| ident` a quoted
+//! identifier; `| raw` opts out).
 
 mod escape;
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 use serde::{Deserialize, Serialize};
 
-pub use escape::shell_quote;
+pub use escape::{shell_quote, sql_ident, sql_literal};
 
 /// Where a rendered template lands, which decides how values are escaped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,6 +18,8 @@ pub enum Escape {
     None,
     /// Each value is quoted as one shell word.
     Shell,
+    /// Each value is quoted as a SQL literal (`| ident`: an identifier).
+    Sql,
 }
 
 impl Escape {
@@ -24,6 +27,7 @@ impl Escape {
         match self {
             Escape::None => "text:",
             Escape::Shell => "shell:",
+            Escape::Sql => "sql:",
         }
     }
 }
@@ -99,6 +103,8 @@ pub fn environment() -> Environment<'static> {
     env.set_auto_escape_callback(|name| {
         if name.starts_with(Escape::Shell.prefix()) {
             AutoEscape::Custom("shell")
+        } else if name.starts_with(Escape::Sql.prefix()) {
+            AutoEscape::Custom("sql")
         } else {
             AutoEscape::None
         }
@@ -111,6 +117,7 @@ pub fn environment() -> Environment<'static> {
         Value::from_safe_string(escape::quote_value(&value))
     });
     env.add_filter("tojson", escape::to_json);
+    env.add_filter("ident", escape::ident);
     env
 }
 
