@@ -13,7 +13,9 @@ fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let value = |flag: &str| args.windows(2).find(|w| w[0] == flag).map(|w| w[1].clone());
     let port = value("--port").unwrap_or_else(|| "0".into());
-    let seconds: u64 = value("--seconds").and_then(|s| s.parse().ok()).unwrap_or(600);
+    let seconds: u64 = value("--seconds")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(600);
     let listener = TcpListener::bind(format!("127.0.0.1:{port}"))?;
     println!("{}", listener.local_addr()?.port());
     std::io::stdout().flush()?;

@@ -7,8 +7,14 @@ use crate::events::Trigger;
 pub fn detect(env: impl Fn(&str) -> Option<String>) -> Trigger {
     let get = |k: &str| env(k).filter(|v| !v.is_empty());
     if get("GITHUB_ACTIONS").as_deref() == Some("true") {
-        let origin = match (get("GITHUB_SERVER_URL"), get("GITHUB_REPOSITORY"), get("GITHUB_RUN_ID")) {
-            (Some(server), Some(repo), Some(run)) => Some(format!("{server}/{repo}/actions/runs/{run}")),
+        let origin = match (
+            get("GITHUB_SERVER_URL"),
+            get("GITHUB_REPOSITORY"),
+            get("GITHUB_RUN_ID"),
+        ) {
+            (Some(server), Some(repo), Some(run)) => {
+                Some(format!("{server}/{repo}/actions/runs/{run}"))
+            }
             _ => None,
         };
         return ci("github-actions", get("GITHUB_ACTOR"), origin);
@@ -60,7 +66,12 @@ mod tests {
     use super::*;
 
     fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        }
     }
 
     #[test]
@@ -74,13 +85,27 @@ mod tests {
         ]));
         assert_eq!(t.kind, "ci");
         assert_eq!(t.actor, "octocat (github-actions)");
-        assert_eq!(t.origin.as_deref(), Some("https://github.com/acme/app/actions/runs/42"));
+        assert_eq!(
+            t.origin.as_deref(),
+            Some("https://github.com/acme/app/actions/runs/42")
+        );
     }
 
     #[test]
     fn gitlab_jenkins_buildkite() {
-        assert_eq!(detect(env(&[("GITLAB_CI", "true"), ("GITLAB_USER_LOGIN", "ann")])).actor, "ann (gitlab)");
-        assert_eq!(detect(env(&[("JENKINS_URL", "http://j"), ("BUILD_URL", "http://j/1")])).origin.as_deref(), Some("http://j/1"));
+        assert_eq!(
+            detect(env(&[("GITLAB_CI", "true"), ("GITLAB_USER_LOGIN", "ann")])).actor,
+            "ann (gitlab)"
+        );
+        assert_eq!(
+            detect(env(&[
+                ("JENKINS_URL", "http://j"),
+                ("BUILD_URL", "http://j/1")
+            ]))
+            .origin
+            .as_deref(),
+            Some("http://j/1")
+        );
         assert_eq!(detect(env(&[("BUILDKITE", "true")])).actor, "buildkite");
     }
 

@@ -323,7 +323,10 @@ fn email_over_plain_smtp_on_loopback() {
         "{body}"
     );
     assert!(body.contains("rolled back\n\nenv: production\n"), "{body}");
-    let footer = format!("-- \nsteward, runbook mail, run {} (running)\n", out.run_id());
+    let footer = format!(
+        "-- \nsteward, runbook mail, run {} (running)\n",
+        out.run_id()
+    );
     assert!(body.ends_with(&footer), "{body}");
     assert!(!everything(&p, &out).contains(&password));
 }

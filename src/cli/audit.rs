@@ -35,7 +35,12 @@ pub fn run(project_dir: Option<&Path>, args: Args) -> anyhow::Result<u8> {
                 Ok(p) => p,
                 Err(code) => return Ok(code),
             };
-            project.root.join(".steward").join("runs").join(&run).join("audit.jsonl")
+            project
+                .root
+                .join(".steward")
+                .join("runs")
+                .join(&run)
+                .join("audit.jsonl")
         }
         (None, None) => {
             print_error("give a run id or --file FILE", None);
@@ -55,7 +60,11 @@ pub fn run(project_dir: Option<&Path>, args: Args) -> anyhow::Result<u8> {
                 .ok()
                 .and_then(|t| t.lines().last().map(str::to_owned))
                 .and_then(|l| serde_json::from_str::<serde_json::Value>(&l).ok());
-            let finished = last.as_ref().and_then(|v| v.pointer("/event/event")).and_then(|v| v.as_str()) == Some("run_finished");
+            let finished = last
+                .as_ref()
+                .and_then(|v| v.pointer("/event/event"))
+                .and_then(|v| v.as_str())
+                == Some("run_finished");
             let mut out = std::io::stdout().lock();
             writeln!(
                 out,
@@ -71,7 +80,10 @@ pub fn run(project_dir: Option<&Path>, args: Args) -> anyhow::Result<u8> {
             Ok(exit::OK)
         }
         Err(e) => {
-            print_error(&format!("{}: {e}", super::shown(&path)), Some("the audit trail was changed, reordered or cut"));
+            print_error(
+                &format!("{}: {e}", super::shown(&path)),
+                Some("the audit trail was changed, reordered or cut"),
+            );
             Ok(exit::FAILED)
         }
     }

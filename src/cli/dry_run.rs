@@ -25,7 +25,11 @@ pub fn print(dry: &DryRun) {
         if step.section == "undo" {
             let _ = writeln!(out, "     undo step {}:", step.id);
             for line in step.action.lines() {
-                let _ = writeln!(out, "       {} {line}", if step.rendered { "$" } else { "?" });
+                let _ = writeln!(
+                    out,
+                    "       {} {line}",
+                    if step.rendered { "$" } else { "?" }
+                );
             }
             continue;
         }
@@ -34,7 +38,11 @@ pub fn print(dry: &DryRun) {
             section = step.section;
             let _ = writeln!(out, "\n[{section}]");
         }
-        let needs = if step.needs.is_empty() { String::new() } else { format!(" (after {})", step.needs.join(", ")) };
+        let needs = if step.needs.is_empty() {
+            String::new()
+        } else {
+            format!(" (after {})", step.needs.join(", "))
+        };
         let _ = writeln!(out, "{n:>3}. {} — {}{needs}", step.id, step.kind);
         if let Some(w) = &step.when {
             let _ = writeln!(out, "     when: {w}");

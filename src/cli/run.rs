@@ -65,10 +65,13 @@ pub fn run(project_dir: Option<&Path>, args: Args) -> anyhow::Result<u8> {
             IndexMap::new()
         }
     };
-    let secrets_file = args
-        .secrets_file
-        .clone()
-        .or_else(|| project.config.secrets_file.as_ref().map(|f| project.root.join(f)));
+    let secrets_file = args.secrets_file.clone().or_else(|| {
+        project
+            .config
+            .secrets_file
+            .as_ref()
+            .map(|f| project.root.join(f))
+    });
     let secrets = match SecretStore::from_env(&plan.secrets, secrets_file.as_deref()) {
         Ok(s) => Some(s),
         Err(e) => {
@@ -80,7 +83,10 @@ pub fn run(project_dir: Option<&Path>, args: Args) -> anyhow::Result<u8> {
         for p in &problems {
             print_error(p, None);
         }
-        let hint = format!("{} problem(s), nothing was run; `steward list` shows the inputs", problems.len());
+        let hint = format!(
+            "{} problem(s), nothing was run; `steward list` shows the inputs",
+            problems.len()
+        );
         let _ = writeln!(anstream::stderr(), "hint: {hint}");
         return Ok(exit::INVALID);
     };
@@ -117,10 +123,16 @@ pub fn run(project_dir: Option<&Path>, args: Args) -> anyhow::Result<u8> {
     let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     let live = std::io::stderr().is_terminal() && args.output == "text" && !github;
     let mut fanout = Fanout::default().with(audit.clone());
-    fanout = if live { fanout.with(Live::default()) } else { fanout.with(Plain::new(github)) };
+    fanout = if live {
+        fanout.with(Live::default())
+    } else {
+        fanout.with(Plain::new(github))
+    };
     let events: Arc<dyn EventSink> = Arc::new(fanout);
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let report = runtime.block_on(async {
         let cancel = Cancel::default();
         tokio::spawn(watch_signals(cancel.clone()));
@@ -129,7 +141,13 @@ pub fn run(project_dir: Option<&Path>, args: Args) -> anyhow::Result<u8> {
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
 
     if let Some(e) = audit.error() {
-        print_error(&format!("the audit trail {} is incomplete: {e}", audit_path.display()), None);
+        print_error(
+            &format!(
+                "the audit trail {} is incomplete: {e}",
+                audit_path.display()
+            ),
+            None,
+        );
     }
     if args.output == "json" {
         super::write_stdout(&serde_json::to_string_pretty(&report)?)?;
@@ -141,7 +159,11 @@ pub fn run(project_dir: Option<&Path>, args: Args) -> anyhow::Result<u8> {
                 writeln!(out, "{k}={shown}")?;
             }
         }
-        let _ = writeln!(anstream::stderr(), "audit trail: {}", super::shown(&audit_path));
+        let _ = writeln!(
+            anstream::stderr(),
+            "audit trail: {}",
+            super::shown(&audit_path)
+        );
     }
     Ok(match report.status {
         Status::Succeeded => exit::OK,
@@ -153,7 +175,10 @@ pub fn run(project_dir: Option<&Path>, args: Args) -> anyhow::Result<u8> {
 /// First SIGINT/SIGTERM: stop the steps, run `finally`. Second: stop all.
 async fn watch_signals(cancel: Cancel) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
         return;
     };
     for token in [&cancel.run, &cancel.all] {

@@ -107,7 +107,11 @@ pub fn compile_step(
         item: true,
         ..env.scope.clone()
     };
-    let body_scope = if spec.for_each.is_some() { &item_scope } else { &env.scope };
+    let body_scope = if spec.for_each.is_some() {
+        &item_scope
+    } else {
+        &env.scope
+    };
     let result_scope = Scope {
         result: true,
         ..body_scope.clone()
@@ -125,11 +129,21 @@ pub fn compile_step(
     let kind = match &base {
         Some(b) => Some(b.kind.clone()),
         None if template.is_some() => None,
-        None => kinds::compile_kind(spec, env.checker, body_scope, env.params, diagnostics, &mut refs),
+        None => kinds::compile_kind(
+            spec,
+            env.checker,
+            body_scope,
+            env.params,
+            diagnostics,
+            &mut refs,
+        ),
     };
 
     let when = match &spec.when {
-        Some(w) => Some(env.checker.expr(&w.value.0, w.span, &env.scope, diagnostics, &mut refs)),
+        Some(w) => Some(
+            env.checker
+                .expr(&w.value.0, w.span, &env.scope, diagnostics, &mut refs),
+        ),
         None => base.as_ref().and_then(|b| b.when.clone()),
     };
     let for_each = match &spec.for_each {
@@ -138,7 +152,13 @@ pub fn compile_step(
     };
     let mut assert = base.as_ref().map(|b| b.assert.clone()).unwrap_or_default();
     for cond in spec.assert.iter().flat_map(|a| &a.0) {
-        assert.push(env.checker.expr(&cond.value, cond.span, &result_scope, diagnostics, &mut refs));
+        assert.push(env.checker.expr(
+            &cond.value,
+            cond.span,
+            &result_scope,
+            diagnostics,
+            &mut refs,
+        ));
     }
     let mut outputs = base.as_ref().map(|b| b.outputs.clone()).unwrap_or_default();
     for (name, v) in &spec.outputs {
@@ -149,7 +169,11 @@ pub fn compile_step(
     let retry = match (&base, &spec.retry) {
         (Some(b), None) => b.retry.clone(),
         _ => {
-            let merged = merge_retry([env.default_retry, template_retry.as_ref(), spec.retry.as_ref()]);
+            let merged = merge_retry([
+                env.default_retry,
+                template_retry.as_ref(),
+                spec.retry.as_ref(),
+            ]);
             compile_retry(&merged, literal.as_ref().or(env.params), diagnostics).unwrap_or_default()
         }
     };
@@ -164,7 +188,9 @@ pub fn compile_step(
         .unwrap_or(false);
     let undo = match &spec.undo {
         Some(u) => {
-            let undo_id = u.id.as_ref().map_or_else(|| format!("{id}-undo"), |i| i.value.clone());
+            let undo_id =
+                u.id.as_ref()
+                    .map_or_else(|| format!("{id}-undo"), |i| i.value.clone());
             let mut undo_spec = (**u).clone();
             undo_spec.needs = None;
             let compiled = compile_step(&undo_id, &undo_spec, Section::Undo, env, diagnostics)?;
@@ -174,22 +200,27 @@ pub fn compile_step(
         None => base.as_ref().and_then(|b| b.undo.clone()),
     };
 
-    let step = kind.filter(|_| diagnostics.len() == before).map(|kind| Step {
-        id: id.to_owned(),
-        name: spec.name.clone().or_else(|| base.as_ref().and_then(|b| b.name.clone())),
-        section,
-        needs: Vec::new(),
-        when,
-        retry,
-        timeout,
-        undo,
-        continue_on_error,
-        for_each,
-        assert,
-        outputs,
-        template,
-        kind,
-    });
+    let step = kind
+        .filter(|_| diagnostics.len() == before)
+        .map(|kind| Step {
+            id: id.to_owned(),
+            name: spec
+                .name
+                .clone()
+                .or_else(|| base.as_ref().and_then(|b| b.name.clone())),
+            section,
+            needs: Vec::new(),
+            when,
+            retry,
+            timeout,
+            undo,
+            continue_on_error,
+            for_each,
+            assert,
+            outputs,
+            template,
+            kind,
+        });
     Some(Compiled { step, refs })
 }
 
@@ -201,15 +232,20 @@ fn for_each(
 ) -> ForEach {
     match &f.value {
         serde_json::Value::String(text) => {
-            ForEach::Expr(env.checker.expr(text, f.span, &env.scope, diagnostics, refs))
+            ForEach::Expr(
+                env.checker
+                    .expr(text, f.span, &env.scope, diagnostics, refs),
+            )
         }
-        serde_json::Value::Array(_) => match value::compile(f, env.checker, &env.scope, diagnostics, refs) {
-            crate::plan::Value::List(items) => ForEach::Items(items),
-            crate::plan::Value::Literal(serde_json::Value::Array(items)) => {
-                ForEach::Items(items.into_iter().map(crate::plan::Value::Literal).collect())
+        serde_json::Value::Array(_) => {
+            match value::compile(f, env.checker, &env.scope, diagnostics, refs) {
+                crate::plan::Value::List(items) => ForEach::Items(items),
+                crate::plan::Value::Literal(serde_json::Value::Array(items)) => {
+                    ForEach::Items(items.into_iter().map(crate::plan::Value::Literal).collect())
+                }
+                _ => ForEach::Items(Vec::new()),
             }
-            _ => ForEach::Items(Vec::new()),
-        },
+        }
         _ => {
             diagnostics.push(Diagnostic::new(
                 f.span,

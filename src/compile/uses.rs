@@ -54,8 +54,11 @@ pub fn expand(
         }
         Some(LibraryEntry::Broken(path)) => {
             diagnostics.push(
-                Diagnostic::new(uses.span, format!("step template `{}` has errors", uses.value))
-                    .hint(format!("run `steward validate {path}`")),
+                Diagnostic::new(
+                    uses.span,
+                    format!("step template `{}` has errors", uses.value),
+                )
+                .hint(format!("run `steward validate {path}`")),
             );
             return None;
         }
@@ -70,7 +73,10 @@ pub fn expand(
             diagnostics.push(
                 Diagnostic::new(
                     name.span,
-                    format!("template `{}` has no parameter `{}`", uses.value, name.value),
+                    format!(
+                        "template `{}` has no parameter `{}`",
+                        uses.value, name.value
+                    ),
                 )
                 .hint(match did_you_mean(&name.value, names()) {
                     Some(near) => format!("did you mean `{near}`?"),
@@ -82,7 +88,11 @@ pub fn expand(
         if !value::is_dynamic_value(&given.value) {
             literal.insert(name.value.clone(), given.value.clone());
         }
-        let escape = if param.script { Escape::Shell } else { Escape::None };
+        let escape = if param.script {
+            Escape::Shell
+        } else {
+            Escape::None
+        };
         let v = value::compile_as(given, escape, env.checker, caller_scope, diagnostics, refs);
         params.push((name.value.clone(), v));
     }
@@ -98,7 +108,10 @@ pub fn expand(
             None if param.required != Some(false) => diagnostics.push(
                 Diagnostic::new(
                     uses.span,
-                    format!("template `{}` needs the parameter `{}`", uses.value, name.value),
+                    format!(
+                        "template `{}` needs the parameter `{}`",
+                        uses.value, name.value
+                    ),
                 )
                 .hint(format!("add `with: {{ {}: … }}`", name.value)),
             ),
@@ -126,8 +139,11 @@ pub fn expand(
         .and_then(|c| c.step);
     for d in inner {
         diagnostics.push(
-            Diagnostic::new(uses.span, format!("in template `{}`: {}", uses.value, d.message))
-                .maybe_hint(d.hint),
+            Diagnostic::new(
+                uses.span,
+                format!("in template `{}`: {}", uses.value, d.message),
+            )
+            .maybe_hint(d.hint),
         );
     }
     Some(Expanded {

@@ -71,7 +71,9 @@ impl Walker<'_, '_> {
                 self.diagnostics,
                 self.refs,
             )),
-            serde_json::Value::Array(items) => Value::List(items.iter().map(|v| self.walk(v)).collect()),
+            serde_json::Value::Array(items) => {
+                Value::List(items.iter().map(|v| self.walk(v)).collect())
+            }
             serde_json::Value::Object(map) => {
                 Value::Map(map.iter().map(|(k, v)| (k.clone(), self.walk(v))).collect())
             }

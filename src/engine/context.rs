@@ -17,7 +17,10 @@ pub struct RenderError(String);
 
 impl RenderError {
     fn from_jinja(error: &minijinja::Error, source: &str) -> Self {
-        let detail = error.detail().map(str::to_owned).unwrap_or_else(|| error.kind().to_string());
+        let detail = error
+            .detail()
+            .map(str::to_owned)
+            .unwrap_or_else(|| error.kind().to_string());
         let first = source.lines().next().unwrap_or_default();
         let shown = if first.len() > 60 || source.lines().nth(1).is_some() {
             format!("{}…", first.chars().take(60).collect::<String>())
@@ -49,27 +52,41 @@ impl Renderer {
         }
         let key = template.key();
         {
-            let env = self.env.read().map_err(|_| RenderError("renderer poisoned".into()))?;
+            let env = self
+                .env
+                .read()
+                .map_err(|_| RenderError("renderer poisoned".into()))?;
             if let Ok(t) = env.get_template(&key) {
-                return t.render(ctx).map_err(|e| RenderError::from_jinja(&e, &template.source));
+                return t
+                    .render(ctx)
+                    .map_err(|e| RenderError::from_jinja(&e, &template.source));
             }
         }
-        let mut env = self.env.write().map_err(|_| RenderError("renderer poisoned".into()))?;
+        let mut env = self
+            .env
+            .write()
+            .map_err(|_| RenderError("renderer poisoned".into()))?;
         env.add_template_owned(key.clone(), template.source.clone())
             .map_err(|e| RenderError::from_jinja(&e, &template.source))?;
         let t = env
             .get_template(&key)
             .map_err(|e| RenderError::from_jinja(&e, &template.source))?;
-        t.render(ctx).map_err(|e| RenderError::from_jinja(&e, &template.source))
+        t.render(ctx)
+            .map_err(|e| RenderError::from_jinja(&e, &template.source))
     }
 
     /// Evaluates an expression.
     pub fn eval(&self, expr: &Expr, ctx: &Value) -> Result<Value, RenderError> {
-        let env = self.env.read().map_err(|_| RenderError("renderer poisoned".into()))?;
+        let env = self
+            .env
+            .read()
+            .map_err(|_| RenderError("renderer poisoned".into()))?;
         let compiled = env
             .compile_expression(&expr.source)
             .map_err(|e| RenderError::from_jinja(&e, &expr.source))?;
-        let value = compiled.eval(ctx).map_err(|e| RenderError::from_jinja(&e, &expr.source))?;
+        let value = compiled
+            .eval(ctx)
+            .map_err(|e| RenderError::from_jinja(&e, &expr.source))?;
         // Strict undefined: minijinja only complains when an undefined value
         // is used (printed, iterated); one that is the whole result (a
         // missing key, `steps.x.outputs.typo`) is an error too, never `null`.
@@ -84,7 +101,11 @@ impl Renderer {
 
     /// Renders a value whose strings are templates; a sole `{{ expr }}`
     /// keeps the expression's type.
-    pub fn value(&self, value: &plan::Value, ctx: &Value) -> Result<serde_json::Value, RenderError> {
+    pub fn value(
+        &self,
+        value: &plan::Value,
+        ctx: &Value,
+    ) -> Result<serde_json::Value, RenderError> {
         Ok(match value {
             plan::Value::Literal(v) => v.clone(),
             plan::Value::Template(t) => match t.sole_expression() {
@@ -95,7 +116,10 @@ impl Renderer {
                 None => serde_json::Value::String(self.render(t, ctx)?),
             },
             plan::Value::List(items) => serde_json::Value::Array(
-                items.iter().map(|v| self.value(v, ctx)).collect::<Result<_, _>>()?,
+                items
+                    .iter()
+                    .map(|v| self.value(v, ctx))
+                    .collect::<Result<_, _>>()?,
             ),
             plan::Value::Map(entries) => {
                 let mut map = serde_json::Map::new();

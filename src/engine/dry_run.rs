@@ -73,7 +73,10 @@ pub fn dry_run(request: &RunRequest) -> DryRun {
     shared.redactor.redact_json(&mut inputs);
     let ctx = shared.context(None, None, None);
     let concurrency = shared.plan.concurrency.as_ref().map(|c| {
-        let key = shared.renderer.render(&c.key, &ctx).unwrap_or_else(|e| format!("<{e}>"));
+        let key = shared
+            .renderer
+            .render(&c.key, &ctx)
+            .unwrap_or_else(|e| format!("<{e}>"));
         format!("{} (on conflict: {:?})", shared.redact(&key), c.on_conflict).to_lowercase()
     });
     let plan = shared.plan.clone();
@@ -115,7 +118,10 @@ fn describe(shared: &Shared, step: &Step, list: &[Step]) -> DryStep {
         }
         Some(minijinja::Value::from_serialize(&map))
     });
-    let item = step.for_each.as_ref().map(|_| minijinja::Value::from("<item>"));
+    let item = step
+        .for_each
+        .as_ref()
+        .map(|_| minijinja::Value::from("<item>"));
     let ctx = shared.context(item.as_ref(), params.as_ref(), None);
     let step_ctx = StepContext {
         run_id: &shared.run_id,
@@ -132,15 +138,22 @@ fn describe(shared: &Shared, step: &Step, list: &[Step]) -> DryStep {
     let (action, rendered) = match step.kind.describe(&step_ctx) {
         Ok(text) => (text, true),
         Err(e) => (
-            format!("{}\n(rendered at run time: {})", step.kind.source(), shared.redact(&e)),
+            format!(
+                "{}\n(rendered at run time: {})",
+                step.kind.source(),
+                shared.redact(&e)
+            ),
             false,
         ),
     };
-    let when = step.when.as_ref().map(|w| match shared.renderer.eval(w, &ctx) {
-        Ok(v) if v.is_true() => format!("{} → true now: will run", w.source),
-        Ok(_) => format!("{} → false now: will be skipped", w.source),
-        Err(_) => format!("{} → decided at run time", w.source),
-    });
+    let when = step
+        .when
+        .as_ref()
+        .map(|w| match shared.renderer.eval(w, &ctx) {
+            Ok(v) if v.is_true() => format!("{} → true now: will run", w.source),
+            Ok(_) => format!("{} → false now: will be skipped", w.source),
+            Err(_) => format!("{} → decided at run time", w.source),
+        });
     let for_each = step.for_each.as_ref().map(|f| match f {
         ForEach::Expr(e) => match shared.renderer.eval(e, &ctx) {
             Ok(v) => format!("{} → {} items", e.source, v.len().unwrap_or(0)),
@@ -155,12 +168,19 @@ fn describe(shared: &Shared, step: &Step, list: &[Step]) -> DryStep {
             Backoff::Fixed => "fixed",
             Backoff::Exponential => "exponential",
         };
-        let mut g = format!("retry: {} attempts, {} {backoff}", r.attempts, human(r.delay));
+        let mut g = format!(
+            "retry: {} attempts, {} {backoff}",
+            r.attempts,
+            human(r.delay)
+        );
         if let Some(max) = r.max_delay {
             g.push_str(&format!(", max {}", human(max)));
         }
         if let RetryOn::Only(on) = &r.on {
-            g.push_str(&format!(", on {}", serde_json::to_string(on).unwrap_or_default()));
+            g.push_str(&format!(
+                ", on {}",
+                serde_json::to_string(on).unwrap_or_default()
+            ));
         }
         if let Some(d) = r.deadline {
             g.push_str(&format!(", deadline {}", human(d)));
@@ -188,7 +208,11 @@ fn describe(shared: &Shared, step: &Step, list: &[Step]) -> DryStep {
             Some(t) => format!("uses {}", t.name),
             None => step.kind.name().to_owned(),
         },
-        needs: step.needs.iter().filter_map(|&n| list.get(n).map(|s| s.id.clone())).collect(),
+        needs: step
+            .needs
+            .iter()
+            .filter_map(|&n| list.get(n).map(|s| s.id.clone()))
+            .collect(),
         action,
         rendered,
         when,

@@ -88,7 +88,10 @@ impl RunState {
 }
 
 /// The first step of a list that failed without `continue_on_error`.
-fn first_failure<'a>(steps: &'a [Arc<Step>], outcome: &'a SectionOutcome) -> Option<(&'a Step, &'a StepRecord)> {
+fn first_failure<'a>(
+    steps: &'a [Arc<Step>],
+    outcome: &'a SectionOutcome,
+) -> Option<(&'a Step, &'a StepRecord)> {
     outcome
         .completed
         .iter()
@@ -108,7 +111,10 @@ async fn run_phases(shared: &Arc<Shared>, cancel: &Cancel, run: &mut RunState) {
         tokio::spawn(async move {
             tokio::time::sleep(limit).await;
             timed_out.store(true, Ordering::SeqCst);
-            shared.set_stop_reason(format!("stopped: the run timed out after {}", crate::step::human(limit)));
+            shared.set_stop_reason(format!(
+                "stopped: the run timed out after {}",
+                crate::step::human(limit)
+            ));
             main.cancel();
         })
     });
@@ -120,7 +126,11 @@ async fn run_phases(shared: &Arc<Shared>, cancel: &Cancel, run: &mut RunState) {
     run.keep(&steps, &outcome);
 
     if timed_out.load(Ordering::SeqCst) {
-        let limit = shared.plan.timeout.map(crate::step::human).unwrap_or_default();
+        let limit = shared
+            .plan
+            .timeout
+            .map(crate::step::human)
+            .unwrap_or_default();
         run.fail(Status::TimedOut, format!("the run timed out after {limit}"));
     } else if main.is_cancelled() {
         run.fail(Status::Cancelled, "the run was cancelled".into());
@@ -143,27 +153,36 @@ async fn run_phases(shared: &Arc<Shared>, cancel: &Cancel, run: &mut RunState) {
             .filter_map(|&i| steps[i].undo.as_ref().map(|u| Arc::new((**u).clone())))
             .collect();
         if !undos.is_empty() {
-            shared.events.emit(&RunEvent::Phase { phase: "undo".into() });
+            shared.events.emit(&RunEvent::Phase {
+                phase: "undo".into(),
+            });
             for undo in undos {
                 let record = run_step(shared.clone(), undo.clone(), cancel.all.child_token()).await;
                 run.records.insert(undo.id.clone(), record);
             }
         }
         if !shared.plan.on_failure.is_empty() {
-            shared.events.emit(&RunEvent::Phase { phase: "on_failure".into() });
+            shared.events.emit(&RunEvent::Phase {
+                phase: "on_failure".into(),
+            });
             let steps = arcs(&shared.plan.on_failure);
             let outcome = run_section(shared, &steps, &cancel.all.child_token(), true).await;
             run.keep(&steps, &outcome);
         }
     }
     if !shared.plan.finally.is_empty() {
-        shared.events.emit(&RunEvent::Phase { phase: "finally".into() });
+        shared.events.emit(&RunEvent::Phase {
+            phase: "finally".into(),
+        });
         let steps = arcs(&shared.plan.finally);
         let outcome = run_section(shared, &steps, &cancel.all.child_token(), true).await;
         run.keep(&steps, &outcome);
         if let Some((step, record)) = first_failure(&steps, &outcome) {
             let why = record.error.clone().unwrap_or_default();
-            run.fail(Status::Failed, format!("finally step `{}` failed: {why}", step.id));
+            run.fail(
+                Status::Failed,
+                format!("finally step `{}` failed: {why}", step.id),
+            );
         }
     }
     if cancel.run.is_cancelled() {
@@ -182,7 +201,10 @@ fn render_outputs(shared: &Shared, run: &mut RunState) {
                 outputs.insert(name.clone(), v);
             }
             Err(e) => {
-                run.fail(Status::Failed, shared.redact(&format!("output `{name}`: {e}")));
+                run.fail(
+                    Status::Failed,
+                    shared.redact(&format!("output `{name}`: {e}")),
+                );
                 return;
             }
         }

@@ -57,10 +57,11 @@ pub async fn run_section(
             if !step.needs.iter().all(|&j| records[j].is_some()) {
                 continue;
             }
-            let blocker = step
-                .needs
-                .iter()
-                .find(|&&j| records[j].as_ref().is_some_and(|r| blocks(&steps[j], r, cleanup)));
+            let blocker = step.needs.iter().find(|&&j| {
+                records[j]
+                    .as_ref()
+                    .is_some_and(|r| blocks(&steps[j], r, cleanup))
+            });
             let skip = match blocker {
                 Some(&j) => {
                     let why = match records[j].as_ref().map(|r| r.status) {
@@ -70,7 +71,9 @@ pub async fn run_section(
                     };
                     Some(format!("needs `{}`, which {why}", steps[j].id))
                 }
-                None if cancel.is_cancelled() => Some("the run was stopped before it started".to_owned()),
+                None if cancel.is_cancelled() => {
+                    Some("the run was stopped before it started".to_owned())
+                }
                 None => None,
             };
             started[i] = true;
@@ -93,7 +96,8 @@ pub async fn run_section(
                     let shared = shared.clone();
                     let step = step.clone();
                     let token = cancel.child_token();
-                    let handle = running.spawn(async move { (i, run_step(shared, step, token).await) });
+                    let handle =
+                        running.spawn(async move { (i, run_step(shared, step, token).await) });
                     tasks.insert(handle.id(), i);
                 }
             }

@@ -65,7 +65,9 @@ impl Shared {
         let plan = request.plan.clone();
         let ids: Vec<String> = plan
             .all_steps()
-            .flat_map(|s| std::iter::once(s.id.clone()).chain(s.undo.as_ref().map(|u| u.id.clone())))
+            .flat_map(|s| {
+                std::iter::once(s.id.clone()).chain(s.undo.as_ref().map(|u| u.id.clone()))
+            })
             .collect();
         let secrets: indexmap::IndexMap<&str, &str> = request.secrets.iter().collect();
         Shared {
@@ -77,7 +79,9 @@ impl Shared {
             steps: Arc::new(StepsView::new(ids)),
             inputs: Value::from_serialize(&request.inputs),
             secrets: Value::from_serialize(&secrets),
-            env: Value::from_serialize(std::env::vars().collect::<indexmap::IndexMap<String, String>>()),
+            env: Value::from_serialize(
+                std::env::vars().collect::<indexmap::IndexMap<String, String>>(),
+            ),
             vars: Value::from_serialize(serde_json::json!({})),
             run_env: Vec::new(),
             workdir: request.workdir.clone(),
@@ -85,10 +89,11 @@ impl Shared {
             started: Instant::now(),
             started_at: chrono::Utc::now(),
             status: Mutex::new(Status::Running),
-            slots: request
-                .plan
-                .max_parallel
-                .map(|n| Arc::new(tokio::sync::Semaphore::new(n.clamp(1, tokio::sync::Semaphore::MAX_PERMITS)))),
+            slots: request.plan.max_parallel.map(|n| {
+                Arc::new(tokio::sync::Semaphore::new(
+                    n.clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+                ))
+            }),
             resources: crate::step::Resources::default(),
             stop_reason: Mutex::new(None),
         }
@@ -121,7 +126,12 @@ impl Shared {
     }
 
     /// The template context.
-    pub fn context(&self, item: Option<&Value>, params: Option<&Value>, result: Option<&Value>) -> Value {
+    pub fn context(
+        &self,
+        item: Option<&Value>,
+        params: Option<&Value>,
+        result: Option<&Value>,
+    ) -> Value {
         let status = self.status.lock().map(|s| *s).unwrap_or(Status::Running);
         let run = minijinja::context! {
             id => self.run_id,
@@ -194,7 +204,9 @@ impl Shared {
 fn run_redactor(secrets: &crate::secrets::SecretStore) -> Redactor {
     let quoted = secrets.iter().map(|(_, v)| v.replace('\'', r"'\''"));
     // And its URL-encoded forms, as a URL or a form of an `http` step holds it.
-    let encoded = secrets.iter().flat_map(|(_, v)| crate::step::http::encoded_forms(v));
+    let encoded = secrets
+        .iter()
+        .flat_map(|(_, v)| crate::step::http::encoded_forms(v));
     // And its SQL-literal forms (`it''s`, `a\\b`), as a `sql` step's query holds it.
     let sql = secrets.iter().flat_map(|(_, v)| {
         [
@@ -214,7 +226,11 @@ fn run_redactor(secrets: &crate::secrets::SecretStore) -> Redactor {
 }
 
 /// Runs one step to its end and publishes its record.
-pub async fn run_step(shared: Arc<Shared>, step: Arc<Step>, cancel: CancellationToken) -> StepRecord {
+pub async fn run_step(
+    shared: Arc<Shared>,
+    step: Arc<Step>,
+    cancel: CancellationToken,
+) -> StepRecord {
     let started = Instant::now();
     let mut record = run_step_inner(&shared, &step, &cancel).await;
     record.duration_ms = started.elapsed().as_millis() as u64;
@@ -245,7 +261,11 @@ fn failed(attempts: u32, error: String) -> StepRecord {
     }
 }
 
-async fn run_step_inner(shared: &Arc<Shared>, step: &Arc<Step>, cancel: &CancellationToken) -> StepRecord {
+async fn run_step_inner(
+    shared: &Arc<Shared>,
+    step: &Arc<Step>,
+    cancel: &CancellationToken,
+) -> StepRecord {
     let base = shared.context(None, None, None);
     let params = match &step.template {
         Some(t) => {
@@ -266,7 +286,9 @@ async fn run_step_inner(shared: &Arc<Shared>, step: &Arc<Step>, cancel: &Cancell
         let ctx = shared.context(None, params.as_ref(), None);
         match shared.renderer.eval(when, &ctx) {
             Ok(v) if v.is_true() => {}
-            Ok(_) => return StepRecord::skipped(format!("`when: {}` is false", when.source), false),
+            Ok(_) => {
+                return StepRecord::skipped(format!("`when: {}` is false", when.source), false);
+            }
             Err(e) => return failed(0, format!("`when`: {e}")),
         }
     }
@@ -304,10 +326,14 @@ async fn for_each(
 ) -> StepRecord {
     let mut set = tokio::task::JoinSet::new();
     for (index, item) in items.into_iter().enumerate() {
-        let (shared, step, params, cancel) = (shared.clone(), step.clone(), params.clone(), cancel.clone());
+        let (shared, step, params, cancel) =
+            (shared.clone(), step.clone(), params.clone(), cancel.clone());
         set.spawn(async move {
             let item = (index, Value::from_serialize(&item));
-            (index, attempts(&shared, &step, Some(item), params.as_ref(), &cancel).await)
+            (
+                index,
+                attempts(&shared, &step, Some(item), params.as_ref(), &cancel).await,
+            )
         });
     }
     let mut done: Vec<(usize, StepRecord)> = Vec::new();
@@ -392,7 +418,11 @@ async fn attempts(
         let mut outcome = run_attempt(step, &step_ctx, &attempt_cancel).await;
         let stopped = cancel.is_cancelled();
         if outcome.failure.is_none() {
-            outcome.failure = check_asserts(shared, step, &ctx_with_result(shared, &item_value, params, &outcome));
+            outcome.failure = check_asserts(
+                shared,
+                step,
+                &ctx_with_result(shared, &item_value, params, &outcome),
+            );
             // Say what the assert judged (an HTTP answer), so a poll that
             // never succeeds tells why.
             if let Some(failure) = outcome.failure.as_mut()
@@ -406,7 +436,9 @@ async fn attempts(
             None => (Status::Succeeded, None),
             Some(_) if stopped => (Status::Cancelled, None),
             Some(f) => {
-                let d = step.retry.decide(attempt, first.elapsed(), &f.class, &mut rand::rng());
+                let d = step
+                    .retry
+                    .decide(attempt, first.elapsed(), &f.class, &mut rand::rng());
                 (Status::Failed, Some(d))
             }
         };
@@ -434,7 +466,14 @@ async fn attempts(
                         Ok(v) => {
                             outputs.insert(name.clone(), v);
                         }
-                        Err(e) => return end(Status::Failed, attempt, outcome, format!("output `{name}`: {e}")),
+                        Err(e) => {
+                            return end(
+                                Status::Failed,
+                                attempt,
+                                outcome,
+                                format!("output `{name}`: {e}"),
+                            );
+                        }
                     }
                 }
                 return StepRecord {
@@ -458,7 +497,11 @@ async fn attempts(
                 attempt += 1;
             }
             (status, decision) => {
-                let message = outcome.failure.as_ref().map(|f| f.message.clone()).unwrap_or_default();
+                let message = outcome
+                    .failure
+                    .as_ref()
+                    .map(|f| f.message.clone())
+                    .unwrap_or_default();
                 let why = match decision {
                     Some(RetryDecision::GiveUp(GiveUp::AttemptsExhausted)) if attempt > 1 => {
                         format!("{message} (after {attempt} attempts)")
@@ -466,7 +509,9 @@ async fn attempts(
                     Some(RetryDecision::GiveUp(GiveUp::DeadlineExceeded)) => {
                         format!("{message} (retry deadline reached after {attempt} attempts)")
                     }
-                    Some(RetryDecision::GiveUp(GiveUp::NotRetryable)) if step.retry.attempts > 1 => {
+                    Some(RetryDecision::GiveUp(GiveUp::NotRetryable))
+                        if step.retry.attempts > 1 =>
+                    {
                         format!("{message} (not retried: `retry.on` doesn't include this failure)")
                     }
                     _ if status == Status::Cancelled => shared.stop_reason(),
@@ -490,7 +535,12 @@ fn end(status: Status, attempts: u32, outcome: Attempt, error: String) -> StepRe
     }
 }
 
-fn ctx_with_result(shared: &Shared, item: &Option<Value>, params: Option<&Value>, outcome: &Attempt) -> Value {
+fn ctx_with_result(
+    shared: &Shared,
+    item: &Option<Value>,
+    params: Option<&Value>,
+    outcome: &Attempt,
+) -> Value {
     let result = Value::from_serialize(&outcome.result);
     shared.context(item.as_ref(), params, Some(&result))
 }
@@ -536,4 +586,3 @@ fn check_asserts(shared: &Shared, step: &Step, ctx: &Value) -> Option<Failure> {
     }
     None
 }
-

@@ -34,8 +34,10 @@ impl Live {
         bars.entry(step.to_owned())
             .or_insert_with(|| {
                 let bar = self.multi.add(ProgressBar::new_spinner());
-                let style = ProgressStyle::with_template("{spinner:.cyan} {prefix:.bold} {msg} {elapsed:.dim}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner());
+                let style = ProgressStyle::with_template(
+                    "{spinner:.cyan} {prefix:.bold} {msg} {elapsed:.dim}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_spinner());
                 bar.set_style(style);
                 bar.set_prefix(step.to_owned());
                 bar.enable_steady_tick(Duration::from_millis(100));
@@ -51,7 +53,12 @@ impl EventSink for Live {
             RunEvent::Output { step, line, .. } => {
                 let _ = self.multi.println(format!("  {step} | {line}"));
             }
-            RunEvent::AttemptStarted { step, attempt, item, .. } => {
+            RunEvent::AttemptStarted {
+                step,
+                attempt,
+                item,
+                ..
+            } => {
                 let bar = self.bar(step);
                 let mut msg = String::from("running");
                 if *attempt > 1 {
@@ -62,16 +69,30 @@ impl EventSink for Live {
                 }
                 bar.set_message(msg);
             }
-            RunEvent::AttemptFinished { step, status: Status::Failed, retry_in_ms: Some(ms), attempt, .. } => {
-                self.bar(step).set_message(format!("retrying in {ms}ms (attempt {attempt} failed)"));
+            RunEvent::AttemptFinished {
+                step,
+                status: Status::Failed,
+                retry_in_ms: Some(ms),
+                attempt,
+                ..
+            } => {
+                self.bar(step)
+                    .set_message(format!("retrying in {ms}ms (attempt {attempt} failed)"));
             }
             RunEvent::StepFinished { step, status, .. } => {
                 let bar = self.bar(step);
                 let (style, mark) = status_style(*status);
                 let text = describe(event).unwrap_or_default();
-                bar.set_style(ProgressStyle::with_template("{msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+                bar.set_style(
+                    ProgressStyle::with_template("{msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
                 let text = text.trim_start_matches(mark).trim_start();
-                bar.finish_with_message(format!("{}{mark}{} {text}", style.render(), style.render_reset()));
+                bar.finish_with_message(format!(
+                    "{}{mark}{} {text}",
+                    style.render(),
+                    style.render_reset()
+                ));
             }
             other => {
                 if let Some(text) = describe(other) {

@@ -47,15 +47,45 @@ pub(crate) fn status_style(status: Status) -> (Style, &'static str) {
 /// One line describing an event, or `None` for events not shown.
 pub(crate) fn describe(event: &RunEvent) -> Option<String> {
     Some(match event {
-        RunEvent::RunStarted { runbook, run_id, trigger, .. } => {
-            format!("run {run_id} of {runbook} started by {} ({})", trigger.actor, trigger.kind)
+        RunEvent::RunStarted {
+            runbook,
+            run_id,
+            trigger,
+            ..
+        } => {
+            format!(
+                "run {run_id} of {runbook} started by {} ({})",
+                trigger.actor, trigger.kind
+            )
         }
-        RunEvent::AttemptStarted { step, attempt, item, detail } => {
+        RunEvent::AttemptStarted {
+            step,
+            attempt,
+            item,
+            detail,
+        } => {
             let first = detail.lines().next().unwrap_or_default();
-            let more = if detail.lines().nth(1).is_some() { " …" } else { "" };
-            format!("{}{} started: {first}{more}", label(step, *item), attempt_note(*attempt))
+            let more = if detail.lines().nth(1).is_some() {
+                " …"
+            } else {
+                ""
+            };
+            format!(
+                "{}{} started: {first}{more}",
+                label(step, *item),
+                attempt_note(*attempt)
+            )
         }
-        RunEvent::AttemptFinished { step, attempt, item, status, error, retry_in_ms, duration_ms, .. } => {
+        RunEvent::AttemptFinished {
+            step,
+            attempt,
+            item,
+            status,
+            error,
+            retry_in_ms,
+            duration_ms,
+            ..
+        } => {
             if *status == Status::Succeeded {
                 return None;
             }
@@ -73,7 +103,14 @@ pub(crate) fn describe(event: &RunEvent) -> Option<String> {
             }
             s
         }
-        RunEvent::StepFinished { step, status, attempts, duration_ms, error, .. } => {
+        RunEvent::StepFinished {
+            step,
+            status,
+            attempts,
+            duration_ms,
+            error,
+            ..
+        } => {
             let mut s = format!("{} {step} {status}", status_style(*status).1);
             if *status != Status::Skipped {
                 s.push_str(&format!(" in {duration_ms}ms"));
@@ -87,7 +124,12 @@ pub(crate) fn describe(event: &RunEvent) -> Option<String> {
             s
         }
         RunEvent::Phase { phase } => format!("-- {phase}"),
-        RunEvent::RunFinished { status, duration_ms, error, .. } => {
+        RunEvent::RunFinished {
+            status,
+            duration_ms,
+            error,
+            ..
+        } => {
             let mut s = format!("run {status} in {duration_ms}ms");
             if let Some(e) = error {
                 s.push_str(&format!(": {e}"));
@@ -106,7 +148,11 @@ fn label(step: &str, item: Option<usize>) -> String {
 }
 
 fn attempt_note(attempt: u32) -> String {
-    if attempt > 1 { format!(" attempt {attempt}") } else { String::new() }
+    if attempt > 1 {
+        format!(" attempt {attempt}")
+    } else {
+        String::new()
+    }
 }
 
 impl EventSink for Plain {
@@ -114,7 +160,11 @@ impl EventSink for Plain {
         let Ok(mut out) = self.out.lock() else { return };
         let ts = chrono::Utc::now().format("%H:%M:%S%.3f");
         if let RunEvent::Output { step, stream, line } = event {
-            let mark = if *stream == OutputStream::Stderr { "!" } else { "|" };
+            let mark = if *stream == OutputStream::Stderr {
+                "!"
+            } else {
+                "|"
+            };
             let _ = writeln!(out, "{ts} {step} {mark} {line}");
             return;
         }
@@ -125,7 +175,12 @@ impl EventSink for Plain {
                     groups.insert(step.clone());
                     let _ = writeln!(out, "::group::{step}");
                 }
-                RunEvent::StepFinished { step, status, error, .. } => {
+                RunEvent::StepFinished {
+                    step,
+                    status,
+                    error,
+                    ..
+                } => {
                     if groups.remove(step) {
                         let _ = writeln!(out, "::endgroup::");
                     }

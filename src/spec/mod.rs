@@ -4,9 +4,9 @@
 //! they return what could be read and every problem found.
 
 pub mod de;
-mod runbook;
 mod http;
 mod notify;
+mod runbook;
 mod scalar;
 mod spanned;
 mod sql;
@@ -14,14 +14,14 @@ mod step;
 mod template_file;
 pub mod yaml;
 
+pub use http::HttpSpec;
+pub use notify::{EmailSpec, NotifySpec, PagerDutySpec, SlackSpec, WebhookSpec};
 pub use runbook::{
     ChatTriggerSpec, ConcurrencySpec, DefaultsSpec, InputSpec, RunbookSpec, ScheduleSpec,
     TriggersSpec,
 };
 pub use scalar::{FromScalar, OneOrMany, Scalar, StrOr};
 pub use spanned::{Lenient, Spanned};
-pub use http::HttpSpec;
-pub use notify::{EmailSpec, NotifySpec, PagerDutySpec, SlackSpec, WebhookSpec};
 pub use sql::SqlSpec;
 pub use step::{RetryOnSpec, RetrySpec, ShellSpec, StepSpec};
 pub use template_file::{ParamSpec, StepTemplateSpec};
@@ -97,7 +97,11 @@ fn parse<T: serde::de::DeserializeOwned>(source: &str, what: &str) -> (Option<T>
                 value: yaml::NodeValue::Map(vec![entry.clone()]),
             };
             let (_, found) = de::from_node::<T>(&single);
-            all.extend(found.into_iter().filter(|e| !matches!(e.kind, DeErrorKind::MissingField(_))));
+            all.extend(
+                found
+                    .into_iter()
+                    .filter(|e| !matches!(e.kind, DeErrorKind::MissingField(_))),
+            );
         }
     }
     let mut diagnostics: Vec<Diagnostic> = Vec::new();

@@ -1,10 +1,10 @@
 //! Step kinds, one module per YAML key, all behind [`Execute`].
 
+pub mod http;
+pub mod notify;
 mod resources;
 pub mod shell;
 pub mod sleep;
-pub mod http;
-pub mod notify;
 pub mod sql;
 
 pub use resources::Resources;
@@ -112,7 +112,10 @@ impl StepKind {
             StepKind::Notify(s) => format!(
                 "notify {}: {}",
                 s.channel.name(),
-                s.text.as_ref().map(|t| t.source.as_str()).unwrap_or_default()
+                s.text
+                    .as_ref()
+                    .map(|t| t.source.as_str())
+                    .unwrap_or_default()
             ),
             StepKind::Sql(s) => s.run.text().source.clone(),
         }

@@ -49,4 +49,3 @@ pub fn compile_kind(
     }
     None
 }
-

@@ -25,17 +25,28 @@ struct Rendered {
 
 impl ShellStep {
     fn render(&self, ctx: &StepContext<'_>) -> Result<Rendered, String> {
-        let script = ctx.renderer.render(&self.run, ctx.ctx).map_err(|e| e.to_string())?;
+        let script = ctx
+            .renderer
+            .render(&self.run, ctx.ctx)
+            .map_err(|e| e.to_string())?;
         let cwd = match &self.cwd {
             Some(t) => {
-                let dir = PathBuf::from(ctx.renderer.render(t, ctx.ctx).map_err(|e| e.to_string())?);
-                Some(if dir.is_absolute() { dir } else { ctx.workdir.join(dir) })
+                let dir =
+                    PathBuf::from(ctx.renderer.render(t, ctx.ctx).map_err(|e| e.to_string())?);
+                Some(if dir.is_absolute() {
+                    dir
+                } else {
+                    ctx.workdir.join(dir)
+                })
             }
             None => Some(ctx.workdir.to_owned()),
         };
         let mut env: Vec<(String, String)> = ctx.env.to_vec();
         for (k, t) in &self.env {
-            env.push((k.clone(), ctx.renderer.render(t, ctx.ctx).map_err(|e| e.to_string())?));
+            env.push((
+                k.clone(),
+                ctx.renderer.render(t, ctx.ctx).map_err(|e| e.to_string())?,
+            ));
         }
         env.push(("STEWARD_RUN_ID".into(), ctx.run_id.to_owned()));
         env.push(("STEWARD_STEP_ID".into(), ctx.step_id.to_owned()));
@@ -52,7 +63,9 @@ impl Execute for ShellStep {
     async fn execute(&self, ctx: &StepContext<'_>) -> Attempt {
         let rendered = match self.render(ctx) {
             Ok(r) => r,
-            Err(e) => return Attempt::failed(FailureClass::Other, ctx.redactor.redact(&e).into_owned()),
+            Err(e) => {
+                return Attempt::failed(FailureClass::Other, ctx.redactor.redact(&e).into_owned());
+            }
         };
         let (program, flags) = match self.interpreter.split_first() {
             Some(split) => split,
@@ -83,7 +96,12 @@ impl Execute for ShellStep {
         let (outcome, ()) = tokio::join!(run, forward);
         let outcome = match outcome {
             Ok(o) => o,
-            Err(e) => return Attempt::failed(FailureClass::Other, ctx.redactor.redact(&e.to_string()).into_owned()),
+            Err(e) => {
+                return Attempt::failed(
+                    FailureClass::Other,
+                    ctx.redactor.redact(&e.to_string()).into_owned(),
+                );
+            }
         };
         let json = serde_json::from_str::<serde_json::Value>(outcome.stdout.trim())
             .ok()
@@ -105,9 +123,16 @@ impl Execute for ShellStep {
             Ended::TimedOut => Some((FailureClass::Timeout, "timed out".to_owned())),
             Ended::Exited => match (outcome.exit_code, outcome.signal) {
                 (Some(0), _) => None,
-                (Some(code), _) => Some((FailureClass::ExitCode(code), exit_message(code, &outcome.stderr))),
-                (None, Some(signal)) => Some((FailureClass::Other, format!("killed by signal {signal}"))),
-                (None, None) => Some((FailureClass::Other, "ended without an exit code".to_owned())),
+                (Some(code), _) => Some((
+                    FailureClass::ExitCode(code),
+                    exit_message(code, &outcome.stderr),
+                )),
+                (None, Some(signal)) => {
+                    Some((FailureClass::Other, format!("killed by signal {signal}")))
+                }
+                (None, None) => {
+                    Some((FailureClass::Other, "ended without an exit code".to_owned()))
+                }
             },
         };
         Attempt {
