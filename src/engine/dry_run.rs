@@ -6,7 +6,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::RunRequest;
-use super::step_runner::Shared;
+use super::shared::Shared;
 use crate::engine::retry::{Backoff, RetryOn};
 use crate::events::Recorder;
 use crate::plan::{ForEach, Section, Step};

@@ -2,11 +2,13 @@
 //! retried, timed out, cancelled; then undo, `on_failure` and `finally`.
 //! It reports through [`RunEvent`]s only.
 
+mod attempt;
 pub mod context;
 mod dry_run;
 pub mod retry;
 mod run;
 mod section;
+mod shared;
 mod step_runner;
 
 use std::path::PathBuf;

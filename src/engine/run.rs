@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use indexmap::IndexMap;
 
 use super::section::{SectionOutcome, run_section};
-use super::step_runner::{Shared, run_step};
+use super::shared::Shared;
+use super::step_runner::run_step;
 use super::{Cancel, RunReport, RunRequest, StepRecord};
 use crate::events::{EventSink, RunEvent, Status};
 use crate::plan::Step;

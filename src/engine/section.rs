@@ -7,7 +7,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::StepRecord;
-use super::step_runner::{Shared, run_step};
+use super::shared::Shared;
+use super::step_runner::run_step;
 use crate::events::{RunEvent, Status};
 use crate::plan::Step;
 

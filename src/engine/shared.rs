@@ -1,0 +1,224 @@
+//! What every step of a run shares: the template context, the redactor,
+//! events, resources and the run's status.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use minijinja::Value;
+
+use super::StepRecord;
+use super::context::{Renderer, StepsView};
+use crate::events::{EventSink, Status, Trigger};
+use crate::plan::Plan;
+use crate::secrets::Redactor;
+use crate::step::human;
+
+/// What every step of a run shares.
+pub struct Shared {
+    /// Run id.
+    pub run_id: String,
+    /// The plan.
+    pub plan: Arc<Plan>,
+    /// Templates, parsed once.
+    pub renderer: Renderer,
+    /// Masks secrets.
+    pub redactor: Redactor,
+    /// Where events go.
+    pub events: Arc<dyn EventSink>,
+    /// `steps` of the template context.
+    pub steps: Arc<StepsView>,
+    /// `inputs`.
+    pub inputs: Value,
+    /// `secrets`.
+    pub secrets: Value,
+    /// `env`: the process environment.
+    pub env: Value,
+    /// `vars`.
+    pub vars: Value,
+    /// The runbook's `env:`, rendered.
+    pub run_env: Vec<(String, String)>,
+    /// Where shell steps run.
+    pub workdir: PathBuf,
+    /// What started the run.
+    pub trigger: Trigger,
+    /// When it started.
+    pub started: Instant,
+    /// When it started, wall clock.
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// The run's status so far (`run.status` in `finally`).
+    pub status: Mutex<Status>,
+    /// Attempt slots when `max_parallel` is set: every attempt (of any step
+    /// or `for_each` item) holds one while it runs.
+    pub slots: Option<Arc<tokio::sync::Semaphore>>,
+    /// Connection pools and other per-run resources of the step kinds.
+    pub resources: crate::step::Resources,
+    /// Why the run's steps are being stopped (its timeout), if known.
+    pub stop_reason: Mutex<Option<String>>,
+}
+
+impl Shared {
+    /// The shared state of a new run.
+    pub fn new(request: &super::RunRequest, events: Arc<dyn EventSink>) -> Self {
+        let plan = request.plan.clone();
+        let ids: Vec<String> = plan
+            .all_steps()
+            .flat_map(|s| {
+                std::iter::once(s.id.clone()).chain(s.undo.as_ref().map(|u| u.id.clone()))
+            })
+            .collect();
+        let secrets: indexmap::IndexMap<&str, &str> = request.secrets.iter().collect();
+        Shared {
+            run_id: request.run_id.clone(),
+            plan,
+            renderer: Renderer::default(),
+            redactor: run_redactor(&request.secrets),
+            events,
+            steps: Arc::new(StepsView::new(ids)),
+            inputs: Value::from_serialize(&request.inputs),
+            secrets: Value::from_serialize(&secrets),
+            env: Value::from_serialize(
+                std::env::vars().collect::<indexmap::IndexMap<String, String>>(),
+            ),
+            vars: Value::from_serialize(serde_json::json!({})),
+            run_env: Vec::new(),
+            workdir: request.workdir.clone(),
+            trigger: request.trigger.clone(),
+            started: Instant::now(),
+            started_at: chrono::Utc::now(),
+            status: Mutex::new(Status::Running),
+            slots: request.plan.max_parallel.map(|n| {
+                Arc::new(tokio::sync::Semaphore::new(
+                    n.clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+                ))
+            }),
+            resources: crate::step::Resources::default(),
+            stop_reason: Mutex::new(None),
+        }
+    }
+
+    /// Renders vars and the run's environment, in order.
+    pub fn prepare(&mut self) -> Result<(), String> {
+        let mut vars = serde_json::Map::new();
+        for (name, value) in &self.plan.vars {
+            self.vars = Value::from_serialize(&vars);
+            let ctx = self.context(None, None, None);
+            let v = self
+                .renderer
+                .value(value, &ctx)
+                .map_err(|e| self.redact(&format!("var `{name}`: {e}")))?;
+            vars.insert(name.clone(), v);
+        }
+        self.vars = Value::from_serialize(&vars);
+        let ctx = self.context(None, None, None);
+        let mut env = Vec::new();
+        for (name, t) in &self.plan.env {
+            let v = self
+                .renderer
+                .render(t, &ctx)
+                .map_err(|e| self.redact(&format!("env `{name}`: {e}")))?;
+            env.push((name.clone(), v));
+        }
+        self.run_env = env;
+        Ok(())
+    }
+
+    /// The template context.
+    pub fn context(
+        &self,
+        item: Option<&Value>,
+        params: Option<&Value>,
+        result: Option<&Value>,
+    ) -> Value {
+        let status = self.status.lock().map(|s| *s).unwrap_or(Status::Running);
+        let run = minijinja::context! {
+            id => self.run_id,
+            runbook => self.plan.name,
+            trigger => Value::from_serialize(&self.trigger),
+            status => status.as_str(),
+            started_at => self.started_at.to_rfc3339(),
+            elapsed => human(self.started.elapsed()),
+        };
+        minijinja::context! {
+            inputs => self.inputs,
+            vars => self.vars,
+            secrets => self.secrets,
+            env => self.env,
+            steps => Value::from_dyn_object(self.steps.clone()),
+            run => run,
+            item => item.cloned(),
+            params => params.cloned(),
+            result => result.cloned(),
+        }
+    }
+
+    /// Masks secrets in a message.
+    pub fn redact(&self, text: &str) -> String {
+        self.redactor.redact(text).into_owned()
+    }
+
+    /// Publishes a step's record to `steps.<id>`.
+    pub fn record(&self, id: &str, record: &StepRecord) {
+        self.steps.set(
+            id,
+            &serde_json::json!({
+                "status": record.status.as_str(),
+                "attempts": record.attempts,
+                "result": record.result,
+                "outputs": record.outputs,
+                "error": record.error,
+                "duration_ms": record.duration_ms,
+            }),
+        );
+    }
+
+    /// Why running steps are being stopped, for their records.
+    pub fn stop_reason(&self) -> String {
+        self.stop_reason
+            .lock()
+            .ok()
+            .and_then(|r| r.clone())
+            .unwrap_or_else(|| "stopped: the run was cancelled".to_owned())
+    }
+
+    /// Records why the run's steps are being stopped.
+    pub fn set_stop_reason(&self, reason: String) {
+        if let Ok(mut r) = self.stop_reason.lock() {
+            r.get_or_insert(reason);
+        }
+    }
+
+    /// Sets the run's status as `run.status` shows it.
+    pub fn set_status(&self, status: Status) {
+        if let Ok(mut s) = self.status.lock() {
+            *s = status;
+        }
+    }
+}
+
+/// Masks the secrets' values, and also the form a value takes once
+/// shell-quoted into a script (`it's` → `it'\''s`), which the script shown
+/// by `describe` (terminal, audit trail, dry run) holds instead of the value.
+fn run_redactor(secrets: &crate::secrets::SecretStore) -> Redactor {
+    let quoted = secrets.iter().map(|(_, v)| v.replace('\'', r"'\''"));
+    // And its URL-encoded forms, as a URL or a form of an `http` step holds it.
+    let encoded = secrets
+        .iter()
+        .flat_map(|(_, v)| crate::step::http::encoded_forms(v));
+    // And its SQL-literal forms (`it''s`, `a\\b`), as a `sql` step's query holds it.
+    let sql = secrets.iter().flat_map(|(_, v)| {
+        [
+            v.replace('\'', "''"),
+            v.replace('\\', r"\\").replace('\'', "''"),
+        ]
+    });
+    Redactor::new(
+        secrets
+            .iter()
+            .map(|(_, v)| v.to_owned())
+            .chain(quoted)
+            .chain(encoded)
+            .chain(sql),
+    )
+    .unwrap_or_else(|_| secrets.redactor().clone())
+}
