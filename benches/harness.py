@@ -42,23 +42,27 @@ class Sample:
         self.wall, self.cpu, self.rss_kib, self.code = wall, cpu, rss_kib, code
 
 
+TIME = shutil.which("time") or "/usr/bin/time"
+
+
 def measure(cmd, env=None, cwd=None):
-    """Runs `cmd` once; wall time, CPU of the whole tree, peak RSS."""
-    # stderr goes to a file: a pipe nobody reads would fill up and block.
-    with tempfile.TemporaryFile() as err:
+    """Runs `cmd` once; wall time, CPU of the whole tree, peak RSS.
+
+    GNU time starts the command: a child forked from Python would count
+    Python's own memory in its peak RSS. CPU includes every descendant that
+    was waited for, which bash and steward both do.
+    """
+    with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r") as usage:
+        full = [TIME, "-q", "-o", usage.name, "-f", "%e %U %S %M"] + cmd
+        # stderr goes to a file: a pipe nobody reads would fill up and block.
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=cwd)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = status
-        err.seek(0)
-        stderr = err.read().decode(errors="replace")
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        raise RuntimeError(f"{cmd[0]} exited {code}: {stderr[-2000:]}")
-    # wait4 gives the child's own usage; its children's CPU is included once
-    # they were waited for, which bash and steward both do.
-    return Sample(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, code)
+        proc = subprocess.run(full, stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=cwd)
+        elapsed = time.perf_counter() - start
+        if proc.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"{cmd[0]} exited {proc.returncode}: {err.read().decode(errors='replace')[-2000:]}")
+        _, user, sys_, rss = usage.read().split()[-4:]
+    return Sample(elapsed, float(user) + float(sys_), int(rss), 0)
 
 
 class Result:
@@ -107,6 +111,12 @@ def ansible_ready(skip):
         detail = getattr(e, "stderr", b"") or b""
         return None, f"ansible-core could not be installed: {e} {detail.decode(errors='replace')[-300:]}"
     return playbook, None
+
+
+def ansible_cmd(playbook, pb):
+    """ansible-playbook on localhost with the venv's own Python."""
+    python = VENV / "bin" / "python"
+    return [str(playbook), "-i", "localhost,", "-e", f"ansible_python_interpreter={python}", str(pb)]
 
 
 def ansible_playbook(tasks):
@@ -179,7 +189,7 @@ def main():
                 if playbook and n <= 200:
                     tasks = [f"    - command: /bin/true" for _ in range(n)]
                     pb = write(project / f"seq{n}.yml", ansible_playbook(tasks))
-                    an = bench(f"ansible, {n} `command` tasks", [str(playbook), "-i", "localhost,", str(pb)],
+                    an = bench(f"ansible, {n} `command` tasks", ansible_cmd(playbook, pb),
                                max(1, min(args.runs, 3)), env=env)
                     out.append(an.row(base))
                     out.append(f"|  | steward is {an.median / st.median:,.0f}× faster than Ansible at N={n} | | | |")
@@ -204,7 +214,7 @@ def main():
                 out += [base.row(), bench("steward, 50 sequential", [str(BIN), "--project", str(project), "run", "http50"], args.runs, env=env).row(base)]
                 if playbook:
                     pb = write(project / "http50.yml", ansible_playbook([f"    - uri: {{ url: '{url}' }}"] * 50))
-                    out.append(bench("ansible, 50 `uri` tasks", [str(playbook), "-i", "localhost,", str(pb)],
+                    out.append(bench("ansible, 50 `uri` tasks", ansible_cmd(playbook, pb),
                                      max(1, min(args.runs, 3)), env=env).row(base))
                 steps = "\n".join(f"  - {{ id: h{i}, needs: [], http: {{ url: '{url}' }} }}" for i in range(1000))
                 write(project / "runbooks" / "http1000.yaml", f"max_parallel: 100\nsteps:\n{steps}\n")
@@ -254,7 +264,8 @@ def main():
             out.append("\n### Startup: a cold process\n")
             out.append("| case | wall (min–max) | CPU | peak RSS | |\n| --- | --- | --- | --- | --- |")
             write(project / "runbooks" / "one.yaml", "steps:\n  - { id: a, shell: 'true' }\n")
-            out.append(bench("`steward validate` (one runbook)", [str(BIN), "--project", str(project), "validate"], args.runs, env=env).row())
+            one = str(project / "runbooks" / "one.yaml")
+            out.append(bench("`steward validate` (one runbook)", [str(BIN), "--project", str(project), "validate", one], args.runs, env=env).row())
             out.append(bench("`steward run one` (one step)", [str(BIN), "--project", str(project), "run", "one"], args.runs, env=env).row())
             out.append(bench("`bash -c true`", ["bash", "-c", "true"], args.runs).row())
     finally:
