@@ -4,8 +4,11 @@ use std::process::Command;
 
 #[test]
 fn the_readme_runbook_validates_and_dry_runs() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README.md");
-    let start = readme.find("# runbooks/deploy-app.yaml\n").expect("the README example");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let start = readme
+        .find("# runbooks/deploy-app.yaml\n")
+        .expect("the README example");
     let body = &readme[start..];
     let body = &body[body.find('\n').expect("a newline") + 1..];
     let yaml = &body[..body.find("```").expect("the end of the example")];
@@ -21,7 +24,11 @@ fn the_readme_runbook_validates_and_dry_runs() {
         .env_remove("STEWARD_PROJECT")
         .output()
         .expect("steward validate");
-    assert!(validate.status.success(), "{}", String::from_utf8_lossy(&validate.stderr));
+    assert!(
+        validate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&validate.stderr)
+    );
 
     let dry = Command::new(bin)
         .args(["run", "deploy-app", "-i", "version=1.2.3", "--dry-run"])
@@ -31,8 +38,15 @@ fn the_readme_runbook_validates_and_dry_runs() {
         .output()
         .expect("steward run --dry-run");
     let stdout = String::from_utf8_lossy(&dry.stdout);
-    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
     assert!(stdout.contains("make release VERSION=1.2.3"), "{stdout}");
     assert!(!stdout.contains("readme-secret-value"), "{stdout}");
-    assert!(!dir.path().join(".steward").exists(), "a dry run leaves no run behind");
+    assert!(
+        !dir.path().join(".steward").exists(),
+        "a dry run leaves no run behind"
+    );
 }
