@@ -14,6 +14,9 @@ pub enum ProjectError {
     /// No project here.
     #[error("no Steward project in {0} or its parents")]
     NotFound(PathBuf, #[source] Option<std::io::Error>),
+    /// `--project` names no folder.
+    #[error("the project folder {0} does not exist")]
+    NoSuchFolder(PathBuf),
     /// A file could not be read.
     #[error("can't read {path}: {source}")]
     Read {
@@ -70,7 +73,7 @@ impl Project {
     pub fn discover(dir: Option<&Path>) -> Result<Project, ProjectError> {
         if let Some(dir) = dir {
             if !dir.is_dir() {
-                return Err(ProjectError::NotFound(dir.to_owned(), None));
+                return Err(ProjectError::NoSuchFolder(dir.to_owned()));
             }
             return Project::open(dir);
         }
@@ -219,7 +222,8 @@ fn read(path: &Path) -> Result<String, ProjectError> {
     })
 }
 
-fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+/// The `.yaml` and `.yml` files of a folder, sorted.
+pub fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()

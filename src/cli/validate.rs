@@ -37,7 +37,7 @@ pub fn run(project_dir: Option<&Path>, args: Args) -> anyhow::Result<u8> {
         let mut files = Vec::new();
         for path in &args.paths {
             if path.is_dir() {
-                files.extend(yaml_in(path));
+                files.extend(crate::project::yaml_files(path));
             } else {
                 files.push(path.clone());
             }
@@ -111,16 +111,4 @@ fn is_template(_project: &Project, steps_dir: &Path, path: &Path) -> bool {
         (Ok(p), Ok(d)) => p.starts_with(d),
         _ => false,
     }
-}
-
-fn yaml_in(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
-        .collect();
-    files.sort();
-    files
 }

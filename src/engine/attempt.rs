@@ -42,18 +42,7 @@ pub(super) async fn attempts(
         };
         let started = Instant::now();
         let attempt_cancel = cancel.child_token();
-        let step_ctx = StepContext {
-            run_id: &shared.run_id,
-            step_id: &step.id,
-            renderer: &shared.renderer,
-            ctx: &ctx,
-            workdir: &shared.workdir,
-            env: &shared.run_env,
-            cancel: &attempt_cancel,
-            events: shared.events.as_ref(),
-            redactor: &shared.redactor,
-            resources: &shared.resources,
-        };
+        let step_ctx = shared.step_context(step, &ctx, &attempt_cancel);
         let detail = match step.kind.describe(&step_ctx) {
             Ok(d) => d,
             Err(e) => return failed(attempt - 1, e),

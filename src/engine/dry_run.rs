@@ -10,7 +10,7 @@ use super::shared::Shared;
 use crate::engine::retry::{Backoff, RetryOn};
 use crate::events::Recorder;
 use crate::plan::{ForEach, Section, Step};
-use crate::step::{StepContext, human};
+use crate::step::human;
 
 /// The reviewed plan of a run.
 #[derive(Debug, Clone, Serialize)]
@@ -123,18 +123,7 @@ fn describe(shared: &Shared, step: &Step, list: &[Step]) -> DryStep {
         .as_ref()
         .map(|_| minijinja::Value::from("<item>"));
     let ctx = shared.context(item.as_ref(), params.as_ref(), None);
-    let step_ctx = StepContext {
-        run_id: &shared.run_id,
-        step_id: &step.id,
-        renderer: &shared.renderer,
-        ctx: &ctx,
-        workdir: &shared.workdir,
-        env: &shared.run_env,
-        cancel: &cancel,
-        events: shared.events.as_ref(),
-        redactor: &shared.redactor,
-        resources: &shared.resources,
-    };
+    let step_ctx = shared.step_context(step, &ctx, &cancel);
     let (action, rendered) = match step.kind.describe(&step_ctx) {
         Ok(text) => (text, true),
         Err(e) => (

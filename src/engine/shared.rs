@@ -152,6 +152,27 @@ impl Shared {
         }
     }
 
+    /// The context a step kind runs one attempt with.
+    pub fn step_context<'a>(
+        &'a self,
+        step: &'a crate::plan::Step,
+        ctx: &'a Value,
+        cancel: &'a tokio_util::sync::CancellationToken,
+    ) -> crate::step::StepContext<'a> {
+        crate::step::StepContext {
+            run_id: &self.run_id,
+            step_id: &step.id,
+            renderer: &self.renderer,
+            ctx,
+            workdir: &self.workdir,
+            env: &self.run_env,
+            cancel,
+            events: self.events.as_ref(),
+            redactor: &self.redactor,
+            resources: &self.resources,
+        }
+    }
+
     /// Masks secrets in a message.
     pub fn redact(&self, text: &str) -> String {
         self.redactor.redact(text).into_owned()
