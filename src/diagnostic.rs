@@ -52,6 +52,13 @@ impl Diagnostic {
 
     /// Renders the diagnostic against the file it is about.
     pub fn render(&self, path: &str, source: &str, color: bool) -> String {
+        let lines: Vec<&str> = source.lines().collect();
+        self.render_lines(path, &lines, color)
+    }
+
+    /// Renders against a file already split into lines (for many
+    /// diagnostics of one file).
+    pub fn render_lines(&self, path: &str, lines: &[&str], color: bool) -> String {
         let paint = |style: Style, text: &str| {
             if color {
                 format!("{}{text}{}", style.render(), style.render_reset())
@@ -82,7 +89,7 @@ impl Diagnostic {
                     span.line,
                     span.col
                 );
-                let line = source.lines().nth(span.line.saturating_sub(1));
+                let line = lines.get(span.line.saturating_sub(1)).copied();
                 if let Some(line) = line {
                     let bar = paint(blue, "|");
                     let _ = writeln!(out, "{pad} {bar}");

@@ -173,6 +173,18 @@ impl Project {
                 return Ok(candidate);
             }
         }
+        // A runbook whose `name:` differs from its file name.
+        for path in self.runbook_files() {
+            let named = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|text| crate::spec::yaml::parse(&text).ok().flatten())
+                .is_some_and(|node| {
+                    node.get("name").and_then(|(_, v)| v.as_str()) == Some(name_or_path)
+                });
+            if named {
+                return Ok(path);
+            }
+        }
         let names: Vec<String> = self.runbook_files().iter().map(|p| stem(p)).collect();
         let hint = did_you_mean(name_or_path, names.iter().map(String::as_str))
             .map(|n| format!("did you mean `{n}`?"))

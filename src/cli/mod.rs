@@ -77,8 +77,9 @@ pub(crate) fn print_reports<'a>(reports: impl IntoIterator<Item = &'a FileReport
     let mut count = 0;
     let mut err = anstream::stderr().lock();
     for report in reports {
+        let lines: Vec<&str> = report.text.lines().collect();
         for d in &report.diagnostics {
-            let _ = writeln!(err, "{}", d.render(&report.path, &report.text, true));
+            let _ = writeln!(err, "{}", d.render_lines(&report.path, &lines, true));
             count += 1;
         }
     }
