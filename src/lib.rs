@@ -19,5 +19,6 @@ pub mod render;
 pub mod secrets;
 pub mod spec;
 pub mod step;
+pub mod store;
 pub mod template;
 pub mod trigger;

@@ -202,11 +202,8 @@ impl AuditWriter {
         event: &T,
         ts: DateTime<Utc>,
     ) -> Result<Appended, AuditError> {
-        let event = serde_json::to_string(event)?;
-        let ts = ts.to_rfc3339_opts(SecondsFormat::Micros, true);
-        let seq = self.head.seq + 1;
-        let hash = event_hash(seq, &ts, &self.head.hash, &event);
-        let line = format_line(seq, &ts, &self.head.hash, &hash, &event);
+        let (appended, line) = format_event(&self.head, event, ts)?;
+        let Appended { seq, ts, hash } = appended;
         self.file
             .write_all(line.as_bytes())
             .map_err(|source| io_err(&self.path, "cannot write to", source))?;
@@ -231,6 +228,22 @@ impl AuditWriter {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// The line that follows `head` for `event` at `ts`, exactly as
+/// [`AuditWriter`] writes it (with its final newline), and what it appends.
+/// For writers that keep a chain elsewhere (the run store).
+pub fn format_event<T: Serialize + ?Sized>(
+    head: &ChainHead,
+    event: &T,
+    ts: DateTime<Utc>,
+) -> Result<(Appended, String), serde_json::Error> {
+    let event = serde_json::to_string(event)?;
+    let ts = ts.to_rfc3339_opts(SecondsFormat::Micros, true);
+    let seq = head.seq + 1;
+    let hash = event_hash(seq, &ts, &head.hash, &event);
+    let line = format_line(seq, &ts, &head.hash, &hash, &event);
+    Ok((Appended { seq, ts, hash }, line))
 }
 
 /// The exact bytes an event's hash covers (see the module documentation).

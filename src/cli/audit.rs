@@ -1,4 +1,4 @@
-//! `steward audit verify (RUN | --file F)`
+//! `steward audit verify (RUN | --file F)`, `steward audit export RUN`
 
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -24,10 +24,58 @@ enum AuditCommand {
         #[arg(long, conflicts_with = "run")]
         file: Option<PathBuf>,
     },
+    /// Print a run's audit trail from the run store, as JSON lines that
+    /// `steward audit verify --file` accepts.
+    Export {
+        /// The run id.
+        run: String,
+    },
 }
 
-pub fn run(project_dir: Option<&Path>, args: Args) -> anyhow::Result<u8> {
-    let AuditCommand::Verify { run, file } = args.command;
+pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyhow::Result<u8> {
+    match args.command {
+        AuditCommand::Verify { run, file } => verify_trail(project_dir, run, file),
+        AuditCommand::Export { run } => export(project_dir, store, &run),
+    }
+}
+
+fn export(project_dir: Option<&Path>, store: Option<&str>, run: &str) -> anyhow::Result<u8> {
+    use crate::store::RunStore;
+    let project = match open_project(project_dir) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let store = match super::open_store(&project, store) {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let lines = match store.audit_lines(run) {
+        Ok(lines) => lines,
+        Err(e) => {
+            print_error(&e.to_string(), None);
+            return Ok(exit::FAILED);
+        }
+    };
+    if lines.is_empty() {
+        print_error(
+            &format!(
+                "no audit events of run `{run}` in {}",
+                super::shown(store.path())
+            ),
+            Some("`steward history` lists the stored runs"),
+        );
+        return Ok(exit::INVALID);
+    }
+    let text: Vec<&str> = lines.iter().map(|l| l.line.as_str()).collect();
+    super::write_stdout(&text.join("\n"))?;
+    Ok(exit::OK)
+}
+
+fn verify_trail(
+    project_dir: Option<&Path>,
+    run: Option<String>,
+    file: Option<PathBuf>,
+) -> anyhow::Result<u8> {
     let path = match (run, file) {
         (_, Some(file)) => file,
         (Some(run), None) => {

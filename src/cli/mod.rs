@@ -3,9 +3,13 @@
 mod audit;
 mod dry_run;
 mod graph;
+mod history;
 mod list;
+mod logs;
+mod prune;
 mod run;
 mod schema;
+mod show;
 mod validate;
 
 use std::io::Write;
@@ -37,6 +41,10 @@ pub struct Cli {
     /// `steward.yaml` or `runbooks/`).
     #[arg(long, global = true, env = "STEWARD_PROJECT", value_name = "DIR")]
     pub project: Option<PathBuf>,
+    /// The run store: a SQLite file path or `sqlite://PATH` (default:
+    /// `.steward/steward.db` in the project).
+    #[arg(long, global = true, env = "STEWARD_STORE", value_name = "URL")]
+    pub store: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -55,14 +63,27 @@ enum Command {
     Audit(audit::Args),
     /// Print the JSON Schema of runbook (or step template) files.
     Schema(schema::Args),
+    /// List stored runs, newest first.
+    History(history::Args),
+    /// Show a stored run and its steps.
+    Show(show::Args),
+    /// Print a stored run's output lines.
+    Logs(logs::Args),
+    /// Delete stored runs (and their run folders) older than a duration.
+    Prune(prune::Args),
 }
 
 impl Cli {
     /// Runs the command; returns the process exit code.
     pub fn run(self) -> anyhow::Result<ExitCode> {
+        let store = self.store.as_deref();
         let code = match self.command {
-            Command::Run(args) => run::run(self.project.as_deref(), args)?,
-            Command::Audit(args) => audit::run(self.project.as_deref(), args)?,
+            Command::Run(args) => run::run(self.project.as_deref(), store, args)?,
+            Command::Audit(args) => audit::run(self.project.as_deref(), store, args)?,
+            Command::History(args) => history::run(self.project.as_deref(), store, args)?,
+            Command::Show(args) => show::run(self.project.as_deref(), store, args)?,
+            Command::Logs(args) => logs::run(self.project.as_deref(), store, args)?,
+            Command::Prune(args) => prune::run(self.project.as_deref(), store, args)?,
             Command::Validate(args) => validate::run(self.project.as_deref(), args)?,
             Command::Graph(args) => graph::run(self.project.as_deref(), args)?,
             Command::List(args) => list::run(self.project.as_deref(), args)?,
@@ -143,6 +164,38 @@ pub(crate) fn open_project(dir: Option<&std::path::Path>) -> Result<Project, u8>
 
 fn print_error_hint(hint: &str) {
     let _ = writeln!(anstream::stderr().lock(), "hint: {hint}");
+}
+
+/// Opens the run store (`--store`, or the project's), or the exit code
+/// after printing why it can't be.
+pub(crate) fn open_store(
+    project: &Project,
+    spec: Option<&str>,
+) -> Result<crate::store::SqliteStore, u8> {
+    use crate::store::StoreError;
+    crate::store::open(&project.root, spec).map_err(|e| {
+        let hint = match &e {
+            StoreError::Corrupt { .. } => {
+                Some("move the file aside to start a new store, or pass --store PATH")
+            }
+            StoreError::Locked { .. } => Some("another steward holds it; try again"),
+            _ => None,
+        };
+        print_error(&e.to_string(), hint);
+        match e {
+            StoreError::Unsupported(_) => exit::INVALID,
+            _ => exit::FAILED,
+        }
+    })
+}
+
+/// Milliseconds for people: `850ms`, `12.3s`, `4m 5s`.
+pub(crate) fn human_ms(ms: u64) -> String {
+    match ms {
+        0..1_000 => format!("{ms}ms"),
+        1_000..60_000 => format!("{:.1}s", ms as f64 / 1000.0),
+        _ => format!("{}m {}s", ms / 60_000, ms % 60_000 / 1000),
+    }
 }
 
 /// Loads and compiles a runbook by name or path, printing diagnostics.

@@ -13,8 +13,9 @@ use crate::events::{EventSink, Fanout, Status};
 use crate::inputs::{RawInput, resolve_inputs};
 use crate::render::{Live, Plain};
 use crate::secrets::SecretStore;
+use crate::store::StoreSink;
 
-use super::{exit, load_plan, open_project, print_error};
+use super::{exit, load_plan, open_project, open_store, print_error};
 
 /// Arguments of `run`.
 #[derive(Debug, clap::Args)]
@@ -37,7 +38,7 @@ pub struct Args {
     secrets_file: Option<PathBuf>,
 }
 
-pub fn run(project_dir: Option<&Path>, args: Args) -> anyhow::Result<u8> {
+pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyhow::Result<u8> {
     let project = match open_project(project_dir) {
         Ok(p) => p,
         Err(code) => return Ok(code),
@@ -112,6 +113,13 @@ pub fn run(project_dir: Option<&Path>, args: Args) -> anyhow::Result<u8> {
         return Ok(exit::OK);
     }
 
+    // The store first: a run that can't be recorded does not start.
+    let store = match open_store(&project, store) {
+        Ok(s) => Arc::new(s),
+        Err(code) => return Ok(code),
+    };
+    let store_path = store.path().to_path_buf();
+    let stored = Arc::new(StoreSink::new(store, run_id.clone()));
     let run_dir = project.root.join(".steward").join("runs").join(&run_id);
     std::fs::create_dir_all(&run_dir)
         .with_context(|| format!("can't create the run folder {}", run_dir.display()))?;
@@ -122,7 +130,7 @@ pub fn run(project_dir: Option<&Path>, args: Args) -> anyhow::Result<u8> {
     );
     let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     let live = std::io::stderr().is_terminal() && args.output == "text" && !github;
-    let mut fanout = Fanout::default().with(audit.clone());
+    let mut fanout = Fanout::default().with(audit.clone()).with(stored.clone());
     fanout = if live {
         fanout.with(Live::default())
     } else {
@@ -146,6 +154,12 @@ pub fn run(project_dir: Option<&Path>, args: Args) -> anyhow::Result<u8> {
                 "the audit trail {} is incomplete: {e}",
                 audit_path.display()
             ),
+            None,
+        );
+    }
+    if let Some(e) = stored.error() {
+        print_error(
+            &format!("the run store {} is incomplete: {e}", store_path.display()),
             None,
         );
     }

@@ -36,6 +36,7 @@ pub const AMBIENT_VARS: &[&str] = &[
     "BUILDKITE_BUILD_URL",
     "STEWARD_PROJECT",
     "STEWARD_SECRETS_FILE",
+    "STEWARD_STORE",
 ];
 
 /// The binary under test.
@@ -218,6 +219,18 @@ impl Project {
             .args(args)
             .output()
             .expect("run steward audit verify");
+        Outcome {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            elapsed: Duration::ZERO,
+            json: None,
+        }
+    }
+
+    /// `steward ARGS…` in the project (any subcommand).
+    pub fn steward(&self, args: &[&str]) -> Outcome {
+        let output = self.cmd().args(args).output().expect("run steward");
         Outcome {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

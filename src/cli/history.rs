@@ -1,0 +1,107 @@
+//! `steward history [--runbook N] [--status S] [--limit N] [--output json]`
+
+use std::path::Path;
+
+use crate::store::{RunFilter, RunRecord, RunStore};
+
+use super::{exit, human_ms, open_project, open_store};
+
+/// Arguments of `history`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only runs of this runbook.
+    #[arg(long, value_name = "NAME")]
+    runbook: Option<String>,
+    /// Only runs with this status (`running`, `succeeded`, `failed`,
+    /// `cancelled`, `timed_out`).
+    #[arg(long, value_name = "STATUS")]
+    status: Option<String>,
+    /// At most this many runs (the newest).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    limit: usize,
+    /// `text` (a table) or `json` (an array of runs).
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    output: String,
+}
+
+pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyhow::Result<u8> {
+    let project = match open_project(project_dir) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let store = match open_store(&project, store) {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let filter = RunFilter {
+        runbook: args.runbook,
+        status: args.status,
+        limit: Some(args.limit),
+    };
+    let runs = match store.list_runs(&filter) {
+        Ok(runs) => runs,
+        Err(e) => {
+            super::print_error(&e.to_string(), None);
+            return Ok(exit::FAILED);
+        }
+    };
+    if args.output == "json" {
+        super::write_stdout(&serde_json::to_string_pretty(&runs)?)?;
+    } else if runs.is_empty() {
+        super::write_stdout("no runs")?;
+    } else {
+        super::write_stdout(table(&runs).trim_end())?;
+    }
+    Ok(exit::OK)
+}
+
+/// The runs as an aligned table with a header.
+fn table(runs: &[RunRecord]) -> String {
+    let header = [
+        "RUN",
+        "RUNBOOK",
+        "STATUS",
+        "STARTED (UTC)",
+        "DURATION",
+        "TRIGGER",
+    ]
+    .map(str::to_owned);
+    let rows: Vec<[String; 6]> = runs
+        .iter()
+        .map(|r| {
+            [
+                r.id.clone(),
+                r.runbook.clone(),
+                r.status.clone(),
+                chrono::DateTime::parse_from_rfc3339(&r.started_at).map_or_else(
+                    |_| r.started_at.clone(),
+                    |t| t.to_utc().format("%Y-%m-%d %H:%M:%S").to_string(),
+                ),
+                r.duration_ms.map_or_else(|| "-".to_owned(), human_ms),
+                format!("{} ({})", r.trigger_kind, r.actor),
+            ]
+        })
+        .collect();
+    render_table(&header, &rows)
+}
+
+/// Left-aligned columns, two spaces apart.
+pub(crate) fn render_table<const N: usize>(header: &[String; N], rows: &[[String; N]]) -> String {
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(header).chain(rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:w$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}

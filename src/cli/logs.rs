@@ -1,0 +1,58 @@
+//! `steward logs RUN [--step ID]`
+
+use std::path::Path;
+
+use crate::store::RunStore;
+
+use super::{exit, open_project, open_store, print_error};
+
+/// Arguments of `logs`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The run id (see `steward history`).
+    run: String,
+    /// Only this step's lines.
+    #[arg(long, value_name = "ID")]
+    step: Option<String>,
+}
+
+pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyhow::Result<u8> {
+    let project = match open_project(project_dir) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let store = match open_store(&project, store) {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let found = store.get_run(&args.run).and_then(|run| match run {
+        Some(_) => store.logs(&args.run).map(Some),
+        None => Ok(None),
+    });
+    let lines = match found {
+        Ok(Some(lines)) => lines,
+        Ok(None) => {
+            print_error(
+                &format!("no run `{}` in {}", args.run, super::shown(store.path())),
+                Some("`steward history` lists the stored runs"),
+            );
+            return Ok(exit::INVALID);
+        }
+        Err(e) => {
+            print_error(&e.to_string(), None);
+            return Ok(exit::FAILED);
+        }
+    };
+    let text: Vec<String> = lines
+        .iter()
+        .filter(|l| args.step.as_deref().is_none_or(|s| s == l.step))
+        .map(|l| {
+            let mark = if l.stream == "stderr" { "!" } else { "|" };
+            format!("{} {mark} {}", l.step, l.line)
+        })
+        .collect();
+    if !text.is_empty() {
+        super::write_stdout(&text.join("\n"))?;
+    }
+    Ok(exit::OK)
+}

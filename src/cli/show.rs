@@ -1,0 +1,100 @@
+//! `steward show RUN [--output json]`
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::store::{RunDetail, RunStore};
+
+use super::history::render_table;
+use super::{exit, human_ms, open_project, open_store, print_error};
+
+/// Arguments of `show`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The run id (see `steward history`).
+    run: String,
+    /// `text` or `json` (the run with its steps).
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    output: String,
+}
+
+pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyhow::Result<u8> {
+    let project = match open_project(project_dir) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let store = match open_store(&project, store) {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let detail = match store.get_run(&args.run) {
+        Ok(Some(d)) => d,
+        Ok(None) => {
+            print_error(
+                &format!("no run `{}` in {}", args.run, super::shown(store.path())),
+                Some("`steward history` lists the stored runs"),
+            );
+            return Ok(exit::INVALID);
+        }
+        Err(e) => {
+            print_error(&e.to_string(), None);
+            return Ok(exit::FAILED);
+        }
+    };
+    if args.output == "json" {
+        super::write_stdout(&serde_json::to_string_pretty(&detail)?)?;
+    } else {
+        super::write_stdout(text(&detail).trim_end())?;
+    }
+    Ok(exit::OK)
+}
+
+fn text(d: &RunDetail) -> String {
+    let r = &d.run;
+    let mut s = String::new();
+    let _ = writeln!(s, "run:      {}", r.id);
+    let _ = writeln!(s, "runbook:  {} ({})", r.runbook, r.source_path);
+    let _ = writeln!(s, "status:   {}", r.status);
+    let origin = r
+        .origin
+        .as_deref()
+        .map(|o| format!(", {o}"))
+        .unwrap_or_default();
+    let _ = writeln!(s, "trigger:  {} by {}{origin}", r.trigger_kind, r.actor);
+    let _ = writeln!(s, "started:  {}", r.started_at);
+    if let Some(f) = &r.finished_at {
+        let took = r.duration_ms.map(human_ms).unwrap_or_default();
+        let _ = writeln!(s, "finished: {f} ({took})");
+    }
+    let _ = writeln!(s, "inputs:   {}", r.inputs);
+    if let Some(o) = &r.outputs {
+        let _ = writeln!(s, "outputs:  {o}");
+    }
+    if let Some(e) = &r.error {
+        let _ = writeln!(s, "error:    {e}");
+    }
+    if d.steps.is_empty() {
+        return s;
+    }
+    s.push('\n');
+    let header = ["STEP", "STATUS", "ATTEMPTS", "DURATION", "ERROR"].map(str::to_owned);
+    let rows: Vec<[String; 5]> = d
+        .steps
+        .iter()
+        .map(|st| {
+            [
+                st.step.clone(),
+                st.status.clone(),
+                st.attempts.to_string(),
+                st.duration_ms.map_or_else(|| "-".to_owned(), human_ms),
+                st.error
+                    .as_deref()
+                    .and_then(|e| e.lines().next())
+                    .unwrap_or("")
+                    .to_owned(),
+            ]
+        })
+        .collect();
+    s.push_str(&render_table(&header, &rows));
+    s
+}

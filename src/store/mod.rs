@@ -1,0 +1,230 @@
+//! The run store: every run, step, log excerpt and audit event as a durable
+//! record, fed from the engine's event stream by [`StoreSink`].
+//!
+//! [`RunStore`] is the interface the CLI uses; [`SqliteStore`] is the
+//! embedded default at `.steward/steward.db`. A PostgreSQL store will
+//! implement the same trait.
+
+mod schema;
+mod sink;
+mod sqlite;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::events::RunEvent;
+
+pub use sink::StoreSink;
+pub use sqlite::SqliteStore;
+
+/// How many log lines are kept per step (the newest).
+pub const LOG_LINES_PER_STEP: usize = 1_000;
+
+/// Why the store could not be read or written. Every message names the
+/// database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The file is not a SQLite database, or is damaged.
+    #[error("the run store {} is not a valid SQLite database (corrupted?): {source}", path.display())]
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// Another process holds a lock on the database for too long.
+    #[error("the run store {} is locked by another process: {source}", path.display())]
+    Locked {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The database was created by a newer steward.
+    #[error(
+        "the run store {} has schema version {found}, this steward knows up to {known}: upgrade steward",
+        path.display()
+    )]
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Its `user_version`.
+        found: i64,
+        /// The newest version this build knows.
+        known: i64,
+    },
+    /// Any other database failure.
+    #[error("the run store {}: {context}: {source}", path.display())]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// What was being done.
+        context: &'static str,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The folder of the database could not be created.
+    #[error("can't create the folder of the run store {}: {source}", path.display())]
+    Folder {
+        /// The database file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `--store` / `STEWARD_STORE` names a store this build cannot open.
+    #[error("unsupported run store `{0}`: give a path or sqlite://PATH")]
+    Unsupported(String),
+    /// A value could not be (de)serialised.
+    #[error("run store data: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// One audit line, exactly as the file trail writes it (without the newline).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditLine {
+    /// Its sequence number in the run's chain.
+    pub seq: u64,
+    /// The line.
+    pub line: String,
+}
+
+/// Which runs [`RunStore::list_runs`] returns.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    /// Only runs of this runbook.
+    pub runbook: Option<String>,
+    /// Only runs with this status (`succeeded`, `failed`, `running`…).
+    pub status: Option<String>,
+    /// At most this many (the newest).
+    pub limit: Option<usize>,
+}
+
+/// A stored run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunRecord {
+    /// Run id.
+    pub id: String,
+    /// Runbook name.
+    pub runbook: String,
+    /// `running` until the run finishes, then its final status.
+    pub status: String,
+    /// What started it: `cli`, `ci`…
+    pub trigger_kind: String,
+    /// Who started it.
+    pub actor: String,
+    /// Where from (a CI job link…).
+    pub origin: Option<String>,
+    /// The runbook file.
+    pub source_path: String,
+    /// sha256 of the runbook's source.
+    pub source_sha256: String,
+    /// Resolved inputs, secrets redacted.
+    pub inputs: serde_json::Value,
+    /// RFC 3339.
+    pub started_at: String,
+    /// RFC 3339, once finished.
+    pub finished_at: Option<String>,
+    /// Total time, once finished.
+    pub duration_ms: Option<u64>,
+    /// The run's outputs, once finished.
+    pub outputs: Option<serde_json::Value>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// A stored step: its last known state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepRecord {
+    /// Step id.
+    pub step: String,
+    /// `running` while an attempt runs, then its final status.
+    pub status: String,
+    /// Attempts made (or started).
+    pub attempts: u32,
+    /// Total time, once finished.
+    pub duration_ms: Option<u64>,
+    /// The last finished attempt (`attempt_finished` as JSON).
+    pub result: Option<serde_json::Value>,
+    /// Its outputs.
+    pub outputs: Option<serde_json::Value>,
+    /// Why it failed or was skipped.
+    pub error: Option<String>,
+}
+
+/// A run with its steps, in the order they started.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunDetail {
+    /// The run.
+    #[serde(flatten)]
+    pub run: RunRecord,
+    /// Its steps.
+    pub steps: Vec<StepRecord>,
+}
+
+/// One stored output line of a step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    /// Step id.
+    pub step: String,
+    /// `stdout` or `stderr`.
+    pub stream: String,
+    /// The line (redacted at the source).
+    pub line: String,
+}
+
+/// Durable run records. Methods take `&self`; implementations are shared
+/// between threads.
+pub trait RunStore: Send + Sync {
+    /// Records one event of `run_id` in one transaction, with its audit line
+    /// (none for output lines). A `run_started` creates the run; a step's
+    /// record is final once its `step_finished` is recorded.
+    fn record(
+        &self,
+        run_id: &str,
+        event: &RunEvent,
+        audit: Option<&AuditLine>,
+    ) -> Result<(), StoreError>;
+
+    /// Runs, newest first.
+    fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError>;
+
+    /// One run with its steps, if stored.
+    fn get_run(&self, run_id: &str) -> Result<Option<RunDetail>, StoreError>;
+
+    /// A run's audit lines, in order.
+    fn audit_lines(&self, run_id: &str) -> Result<Vec<AuditLine>, StoreError>;
+
+    /// A run's log lines in order (the last [`LOG_LINES_PER_STEP`] of each
+    /// step).
+    fn logs(&self, run_id: &str) -> Result<Vec<LogLine>, StoreError>;
+
+    /// Deletes the runs that started more than `older_than` ago and are no
+    /// longer running, with everything recorded for them; returns their ids.
+    fn prune(&self, older_than: std::time::Duration) -> Result<Vec<String>, StoreError>;
+}
+
+/// The default store of a project: `.steward/steward.db`.
+pub fn default_path(project_root: &Path) -> PathBuf {
+    project_root.join(".steward").join("steward.db")
+}
+
+/// Opens the store `spec` names (a path or `sqlite://PATH`; relative paths
+/// from the current folder), or the project's default store.
+pub fn open(project_root: &Path, spec: Option<&str>) -> Result<SqliteStore, StoreError> {
+    let path = match spec.map(str::trim).filter(|s| !s.is_empty()) {
+        None => default_path(project_root),
+        Some(spec) => match spec.split_once("://") {
+            Some(("sqlite", rest)) if !rest.is_empty() => PathBuf::from(rest),
+            Some(_) => return Err(StoreError::Unsupported(spec.to_owned())),
+            None => PathBuf::from(spec),
+        },
+    };
+    SqliteStore::open(&path)
+}

@@ -1,0 +1,111 @@
+//! The SQLite schema as a list of migrations. `PRAGMA user_version` is the
+//! number of migrations applied; each runs in its own transaction together
+//! with the version bump. Never edit a released script: append a new one.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::StoreError;
+use super::sqlite::classify;
+
+/// Migration `i` takes the database from version `i` to `i + 1`.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: runs, steps, audit events, logs.
+    r"
+CREATE TABLE runs (
+    id            TEXT PRIMARY KEY,
+    runbook       TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    trigger_kind  TEXT NOT NULL,
+    actor         TEXT NOT NULL,
+    origin        TEXT,
+    source_path   TEXT NOT NULL,
+    source_sha256 TEXT NOT NULL,
+    inputs_json   TEXT NOT NULL,
+    started_at    TEXT NOT NULL,
+    started_ms    INTEGER NOT NULL,
+    finished_at   TEXT,
+    duration_ms   INTEGER,
+    outputs_json  TEXT,
+    error         TEXT
+);
+CREATE INDEX runs_started ON runs (started_ms DESC, id DESC);
+CREATE INDEX runs_runbook ON runs (runbook, started_ms DESC);
+
+CREATE TABLE steps (
+    run_id       TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    step_id      TEXT NOT NULL,
+    ord          INTEGER NOT NULL,
+    status       TEXT NOT NULL,
+    attempts     INTEGER NOT NULL,
+    duration_ms  INTEGER,
+    result_json  TEXT,
+    outputs_json TEXT,
+    error        TEXT,
+    PRIMARY KEY (run_id, step_id)
+);
+
+CREATE TABLE events (
+    run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    seq    INTEGER NOT NULL,
+    line   TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+
+CREATE TABLE logs (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id  TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    step_id TEXT NOT NULL,
+    stream  TEXT NOT NULL,
+    line    TEXT NOT NULL
+);
+CREATE INDEX logs_step ON logs (run_id, step_id, id);
+",
+];
+
+/// Applies the scripts of `migrations` the database lacks, each in its own
+/// transaction with the version bump.
+pub(crate) fn migrate(
+    conn: &mut Connection,
+    path: &Path,
+    migrations: &[&str],
+) -> Result<(), StoreError> {
+    let err = |ctx| move |e| classify(path, ctx, e);
+    let known = i64::try_from(migrations.len()).unwrap_or(i64::MAX);
+    // Up to date (the usual case): no write lock taken.
+    let current: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(err("can't read the schema version"))?;
+    if current == known {
+        return Ok(());
+    }
+    loop {
+        // Re-read under the write lock: another process may have migrated.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err("can't start a migration"))?;
+        let version: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(err("can't read the schema version"))?;
+        if version > known {
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found: version,
+                known,
+            });
+        }
+        let Some(script) = usize::try_from(version)
+            .ok()
+            .and_then(|v| migrations.get(v))
+        else {
+            return Ok(());
+        };
+        tx.execute_batch(script)
+            .map_err(err("can't apply a schema migration"))?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", version + 1))
+            .map_err(err("can't set the schema version"))?;
+        tx.commit()
+            .map_err(err("can't commit a schema migration"))?;
+    }
+}

@@ -1,0 +1,242 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::schema::MIGRATIONS;
+use super::*;
+use crate::audit::chain::verify;
+use crate::events::{EventSink, OutputStream, Status, Trigger};
+
+fn temp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn started(run_id: &str, runbook: &str, started_at: &str) -> RunEvent {
+    RunEvent::RunStarted {
+        run_id: run_id.into(),
+        runbook: runbook.into(),
+        source_path: "runbooks/x.yaml".into(),
+        source_sha256: "ab".into(),
+        inputs: json!({"target": "prod"}),
+        trigger: Trigger {
+            kind: "cli".into(),
+            actor: "ann".into(),
+            origin: None,
+        },
+        started_at: started_at.into(),
+    }
+}
+
+fn finished(status: Status) -> RunEvent {
+    RunEvent::RunFinished {
+        status,
+        duration_ms: 5,
+        outputs: json!({"a": 1}),
+        error: None,
+    }
+}
+
+/// Records a small run through a [`StoreSink`].
+fn record_run(store: &Arc<SqliteStore>, id: &str, runbook: &str, started_at: &str, lines: usize) {
+    let sink = StoreSink::new(store.clone(), id);
+    sink.emit(&started(id, runbook, started_at));
+    sink.emit(&RunEvent::AttemptStarted {
+        step: "one".into(),
+        attempt: 1,
+        item: None,
+        detail: "echo".into(),
+    });
+    for i in 0..lines {
+        sink.emit(&RunEvent::Output {
+            step: "one".into(),
+            stream: OutputStream::Stdout,
+            line: format!("line {i}"),
+        });
+    }
+    sink.emit(&RunEvent::StepFinished {
+        step: "one".into(),
+        status: Status::Succeeded,
+        attempts: 1,
+        duration_ms: 3,
+        error: None,
+        outputs: Some(json!({"x": "y"})),
+    });
+    sink.emit(&RunEvent::StepFinished {
+        step: "two".into(),
+        status: Status::Skipped,
+        attempts: 0,
+        duration_ms: 0,
+        error: Some("when was false".into()),
+        outputs: None,
+    });
+    sink.emit(&finished(Status::Succeeded));
+    assert_eq!(sink.error(), None);
+}
+
+#[test]
+fn migrates_an_empty_database_and_reopens_it() {
+    let dir = temp();
+    let path = dir.path().join("a/b/steward.db");
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    drop(store);
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    assert!(store.list_runs(&RunFilter::default()).unwrap().is_empty());
+}
+
+#[test]
+fn upgrades_version_1_data_with_a_later_migration() {
+    let dir = temp();
+    let path = dir.path().join("steward.db");
+    let v1 = Arc::new(SqliteStore::open_with(&path, &MIGRATIONS[..1]).unwrap());
+    record_run(&v1, "r1", "deploy", "2026-01-01T00:00:00Z", 2);
+    drop(v1);
+    let mut next = MIGRATIONS.to_vec();
+    next.push("ALTER TABLE runs ADD COLUMN parent_id TEXT;");
+    let v2 = SqliteStore::open_with(&path, &next).unwrap();
+    assert_eq!(v2.schema_version().unwrap(), next.len() as i64);
+    let run = v2.get_run("r1").unwrap().unwrap();
+    assert_eq!(run.run.status, "succeeded");
+    drop(v2);
+    // This build does not know version 2: a clear error, not a downgrade.
+    let err = SqliteStore::open_with(&path, &MIGRATIONS[..1])
+        .err()
+        .unwrap();
+    assert!(matches!(err, StoreError::TooNew { found: 2, .. }), "{err}");
+    assert!(err.to_string().contains("steward.db"));
+}
+
+#[test]
+fn records_a_run_its_steps_logs_and_a_verifiable_trail() {
+    let dir = temp();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("s.db")).unwrap());
+    record_run(
+        &store,
+        "r1",
+        "deploy",
+        "2026-01-01T00:00:00Z",
+        LOG_LINES_PER_STEP + 5,
+    );
+    let detail = store.get_run("r1").unwrap().unwrap();
+    assert_eq!(detail.run.status, "succeeded");
+    assert_eq!(detail.run.inputs, json!({"target": "prod"}));
+    assert_eq!(detail.run.outputs, Some(json!({"a": 1})));
+    let steps: Vec<_> = detail
+        .steps
+        .iter()
+        .map(|s| (&*s.step, &*s.status))
+        .collect();
+    assert_eq!(steps, [("one", "succeeded"), ("two", "skipped")]);
+    assert_eq!(detail.steps[0].outputs, Some(json!({"x": "y"})));
+
+    let logs = store.logs("r1").unwrap();
+    assert_eq!(logs.len(), LOG_LINES_PER_STEP, "only the tail is kept");
+    assert_eq!(logs[0].line, "line 5");
+    assert_eq!(
+        logs[LOG_LINES_PER_STEP - 1].line,
+        format!("line {}", LOG_LINES_PER_STEP + 4)
+    );
+
+    let lines = store.audit_lines("r1").unwrap();
+    assert_eq!(lines.len(), 5, "every event but output lines");
+    let text: String = lines.iter().map(|l| format!("{}\n", l.line)).collect();
+    let report = verify(text.as_bytes()).unwrap();
+    assert_eq!(report.events, 5);
+    assert!(store.get_run("nope").unwrap().is_none());
+}
+
+#[test]
+fn lists_newest_first_with_filters_and_prunes_old_runs() {
+    let dir = temp();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("s.db")).unwrap());
+    record_run(&store, "old", "deploy", "2020-01-01T00:00:00Z", 1);
+    record_run(&store, "mid", "backup", "2025-06-01T00:00:00Z", 1);
+    let now = chrono::Utc::now().to_rfc3339();
+    record_run(&store, "new", "deploy", &now, 1);
+    let live = StoreSink::new(store.clone(), "live");
+    live.emit(&started("live", "deploy", "2019-01-01T00:00:00Z"));
+
+    let ids = |f: RunFilter| -> Vec<String> {
+        store
+            .list_runs(&f)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect()
+    };
+    assert_eq!(ids(RunFilter::default()), ["new", "mid", "old", "live"]);
+    let deploy = RunFilter {
+        runbook: Some("deploy".into()),
+        ..RunFilter::default()
+    };
+    assert_eq!(ids(deploy), ["new", "old", "live"]);
+    let running = RunFilter {
+        status: Some("running".into()),
+        ..RunFilter::default()
+    };
+    assert_eq!(ids(running), ["live"]);
+    let one = RunFilter {
+        limit: Some(1),
+        ..RunFilter::default()
+    };
+    assert_eq!(ids(one), ["new"]);
+
+    let pruned = store.prune(Duration::from_secs(30 * 86_400)).unwrap();
+    assert_eq!(pruned, ["old", "mid"], "a running run is kept");
+    assert_eq!(ids(RunFilter::default()), ["new", "live"]);
+    assert!(store.audit_lines("old").unwrap().is_empty());
+    assert!(store.logs("old").unwrap().is_empty());
+}
+
+#[test]
+fn a_corrupted_file_is_a_clear_error() {
+    let dir = temp();
+    let path = dir.path().join("steward.db");
+    std::fs::write(&path, vec![0x5a; 8192]).unwrap();
+    let err = SqliteStore::open(&path).err().unwrap();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    assert!(err.to_string().contains(&path.display().to_string()));
+}
+
+#[test]
+fn store_urls() {
+    let dir = temp();
+    let db = dir.path().join("x.db");
+    let url = format!("sqlite://{}", db.display());
+    assert_eq!(open(dir.path(), Some(&url)).unwrap().path(), db);
+    assert_eq!(
+        open(dir.path(), None).unwrap().path(),
+        dir.path().join(".steward/steward.db")
+    );
+    let err = open(dir.path(), Some("postgres://h/db")).err().unwrap();
+    assert!(matches!(err, StoreError::Unsupported(_)));
+}
+
+#[test]
+fn a_lock_held_too_long_is_a_clear_error_and_loses_nothing() {
+    let dir = temp();
+    let path = dir.path().join("steward.db");
+    let store = Arc::new(SqliteStore::open(&path).unwrap());
+    record_run(&store, "r1", "deploy", "2026-01-01T00:00:00Z", 1);
+    store.set_busy_timeout(Duration::from_millis(50)).unwrap();
+
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let err = store
+        .record("r1", &finished(Status::Failed), None)
+        .err()
+        .unwrap();
+    assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
+    assert!(err.to_string().contains(&path.display().to_string()));
+    other.execute_batch("ROLLBACK").unwrap();
+
+    // Reads work again, and the earlier run is intact.
+    let run = store.get_run("r1").unwrap().unwrap();
+    assert_eq!(run.run.status, "succeeded");
+    // A second store on the same file (another process) opens without
+    // migrating again.
+    let second = SqliteStore::open(&path).unwrap();
+    assert_eq!(second.list_runs(&RunFilter::default()).unwrap().len(), 1);
+}
