@@ -45,6 +45,7 @@ CREATE TABLE steps (
     error        TEXT,
     PRIMARY KEY (run_id, step_id)
 );
+CREATE INDEX steps_ord ON steps (run_id, ord);
 
 CREATE TABLE events (
     run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,

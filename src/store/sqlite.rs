@@ -178,33 +178,35 @@ impl RunStore for SqliteStore {
             } => {
                 let started_ms = DateTime::parse_from_rfc3339(started_at)
                     .map_or_else(|_| Utc::now().timestamp_millis(), |t| t.timestamp_millis());
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO runs (id, runbook, status, trigger_kind, actor, origin, \
                      source_path, source_sha256, inputs_json, started_at, started_ms) \
                      VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                    params![
-                        run_id,
-                        runbook,
-                        trigger.kind,
-                        trigger.actor,
-                        trigger.origin,
-                        source_path,
-                        source_sha256,
-                        json(inputs)?,
-                        started_at,
-                        started_ms
-                    ],
                 )
+                .map_err(&write)?
+                .execute(params![
+                    run_id,
+                    runbook,
+                    trigger.kind,
+                    trigger.actor,
+                    trigger.origin,
+                    source_path,
+                    source_sha256,
+                    json(inputs)?,
+                    started_at,
+                    started_ms
+                ])
                 .map_err(&write)?;
             }
             RunEvent::AttemptStarted { step, attempt, .. } => {
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO steps (run_id, step_id, ord, status, attempts) VALUES \
                      (?1, ?2, (SELECT COALESCE(MAX(ord), 0) + 1 FROM steps WHERE run_id = ?1), \
                      'running', ?3) ON CONFLICT (run_id, step_id) DO UPDATE SET \
                      status = 'running', attempts = MAX(attempts, excluded.attempts)",
-                    params![run_id, step, attempt],
                 )
+                .map_err(&write)?
+                .execute(params![run_id, step, attempt])
                 .map_err(&write)?;
             }
             RunEvent::Output { step, stream, line } => {
@@ -212,24 +214,24 @@ impl RunStore for SqliteStore {
                     OutputStream::Stdout => "stdout",
                     OutputStream::Stderr => "stderr",
                 };
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO logs (run_id, step_id, stream, line) VALUES (?1, ?2, ?3, ?4)",
-                    params![run_id, step, stream, line],
                 )
+                .map_err(&write)?
+                .execute(params![run_id, step, stream, line])
                 .map_err(&write)?;
-                tx.execute(
-                    "DELETE FROM logs WHERE run_id = ?1 AND step_id = ?2 AND id <= \
-                     (SELECT id FROM logs WHERE run_id = ?1 AND step_id = ?2 \
-                      ORDER BY id DESC LIMIT 1 OFFSET ?3)",
-                    params![run_id, step, int(LOG_LINES_PER_STEP as u64)],
-                )
-                .map_err(&write)?;
+                // Trim to the last lines now and then (and when the step
+                // ends), not on every line.
+                if tx.last_insert_rowid() % 256 == 0 {
+                    trim_logs(&tx, run_id, step).map_err(&write)?;
+                }
             }
             RunEvent::AttemptFinished { step, .. } => {
-                tx.execute(
+                tx.prepare_cached(
                     "UPDATE steps SET result_json = ?3 WHERE run_id = ?1 AND step_id = ?2",
-                    params![run_id, step, serde_json::to_string(event)?],
                 )
+                .map_err(&write)?
+                .execute(params![run_id, step, serde_json::to_string(event)?])
                 .map_err(&write)?;
             }
             RunEvent::StepFinished {
@@ -241,7 +243,7 @@ impl RunStore for SqliteStore {
                 outputs,
             } => {
                 let outputs = outputs.as_ref().map(json).transpose()?;
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO steps (run_id, step_id, ord, status, attempts, duration_ms, \
                      outputs_json, error) VALUES (?1, ?2, \
                      (SELECT COALESCE(MAX(ord), 0) + 1 FROM steps WHERE run_id = ?1), \
@@ -249,17 +251,19 @@ impl RunStore for SqliteStore {
                      status = excluded.status, attempts = excluded.attempts, \
                      duration_ms = excluded.duration_ms, outputs_json = excluded.outputs_json, \
                      error = excluded.error",
-                    params![
-                        run_id,
-                        step,
-                        status.as_str(),
-                        attempts,
-                        int(*duration_ms),
-                        outputs,
-                        error
-                    ],
                 )
+                .map_err(&write)?
+                .execute(params![
+                    run_id,
+                    step,
+                    status.as_str(),
+                    attempts,
+                    int(*duration_ms),
+                    outputs,
+                    error
+                ])
                 .map_err(&write)?;
+                trim_logs(&tx, run_id, step).map_err(&write)?;
             }
             RunEvent::Phase { .. } => {}
             RunEvent::RunFinished {
@@ -268,27 +272,31 @@ impl RunStore for SqliteStore {
                 outputs,
                 error,
             } => {
-                tx.execute(
+                tx.prepare_cached(
                     "UPDATE runs SET status = ?2, finished_at = ?3, duration_ms = ?4, \
                      outputs_json = ?5, error = ?6 WHERE id = ?1",
-                    params![
-                        run_id,
-                        status.as_str(),
-                        Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
-                        int(*duration_ms),
-                        json(outputs)?,
-                        error
-                    ],
                 )
+                .map_err(&write)?
+                .execute(params![
+                    run_id,
+                    status.as_str(),
+                    Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
+                    int(*duration_ms),
+                    json(outputs)?,
+                    error
+                ])
                 .map_err(&write)?;
             }
         }
         if let Some(audit) = audit {
-            tx.execute(
-                "INSERT INTO events (run_id, seq, line) VALUES (?1, ?2, ?3)",
-                params![run_id, int(audit.seq), audit.line.trim_end_matches('\n')],
-            )
-            .map_err(&write)?;
+            tx.prepare_cached("INSERT INTO events (run_id, seq, line) VALUES (?1, ?2, ?3)")
+                .map_err(&write)?
+                .execute(params![
+                    run_id,
+                    int(audit.seq),
+                    audit.line.trim_end_matches('\n')
+                ])
+                .map_err(&write)?;
         }
         tx.commit().map_err(self.err("can't commit an event"))
     }
@@ -399,4 +407,14 @@ impl RunStore for SqliteStore {
         tx.commit().map_err(write)?;
         Ok(ids)
     }
+}
+
+/// Keeps the last `LOG_LINES_PER_STEP` log lines of a step.
+fn trim_logs(tx: &rusqlite::Transaction<'_>, run_id: &str, step: &str) -> rusqlite::Result<usize> {
+    tx.prepare_cached(
+        "DELETE FROM logs WHERE run_id = ?1 AND step_id = ?2 AND id <= \
+         (SELECT id FROM logs WHERE run_id = ?1 AND step_id = ?2 \
+          ORDER BY id DESC LIMIT 1 OFFSET ?3)",
+    )?
+    .execute(params![run_id, step, int(LOG_LINES_PER_STEP as u64)])
 }
