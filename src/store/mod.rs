@@ -192,6 +192,19 @@ pub trait RunStore: Send + Sync {
         audit: Option<&AuditLine>,
     ) -> Result<(), StoreError>;
 
+    /// Records several events of a run in order, as one commit where the
+    /// store can.
+    fn record_batch(
+        &self,
+        run_id: &str,
+        batch: &[(RunEvent, Option<AuditLine>)],
+    ) -> Result<(), StoreError> {
+        for (event, audit) in batch {
+            self.record(run_id, event, audit.as_ref())?;
+        }
+        Ok(())
+    }
+
     /// Runs, newest first.
     fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError>;
 

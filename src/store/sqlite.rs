@@ -165,140 +165,23 @@ impl RunStore for SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(self.err("can't start a transaction"))?;
-        let write = self.err("can't record an event");
-        match event {
-            RunEvent::RunStarted {
-                runbook,
-                source_path,
-                source_sha256,
-                inputs,
-                trigger,
-                started_at,
-                ..
-            } => {
-                let started_ms = DateTime::parse_from_rfc3339(started_at)
-                    .map_or_else(|_| Utc::now().timestamp_millis(), |t| t.timestamp_millis());
-                tx.prepare_cached(
-                    "INSERT INTO runs (id, runbook, status, trigger_kind, actor, origin, \
-                     source_path, source_sha256, inputs_json, started_at, started_ms) \
-                     VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                )
-                .map_err(&write)?
-                .execute(params![
-                    run_id,
-                    runbook,
-                    trigger.kind,
-                    trigger.actor,
-                    trigger.origin,
-                    source_path,
-                    source_sha256,
-                    json(inputs)?,
-                    started_at,
-                    started_ms
-                ])
-                .map_err(&write)?;
-            }
-            RunEvent::AttemptStarted { step, attempt, .. } => {
-                tx.prepare_cached(
-                    "INSERT INTO steps (run_id, step_id, ord, status, attempts) VALUES \
-                     (?1, ?2, (SELECT COALESCE(MAX(ord), 0) + 1 FROM steps WHERE run_id = ?1), \
-                     'running', ?3) ON CONFLICT (run_id, step_id) DO UPDATE SET \
-                     status = 'running', attempts = MAX(attempts, excluded.attempts)",
-                )
-                .map_err(&write)?
-                .execute(params![run_id, step, attempt])
-                .map_err(&write)?;
-            }
-            RunEvent::Output { step, stream, line } => {
-                let stream = match stream {
-                    OutputStream::Stdout => "stdout",
-                    OutputStream::Stderr => "stderr",
-                };
-                tx.prepare_cached(
-                    "INSERT INTO logs (run_id, step_id, stream, line) VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(&write)?
-                .execute(params![run_id, step, stream, line])
-                .map_err(&write)?;
-                // Trim to the last lines now and then (and when the step
-                // ends), not on every line.
-                if tx.last_insert_rowid() % 256 == 0 {
-                    trim_logs(&tx, run_id, step).map_err(&write)?;
-                }
-            }
-            RunEvent::AttemptFinished { step, .. } => {
-                tx.prepare_cached(
-                    "UPDATE steps SET result_json = ?3 WHERE run_id = ?1 AND step_id = ?2",
-                )
-                .map_err(&write)?
-                .execute(params![run_id, step, serde_json::to_string(event)?])
-                .map_err(&write)?;
-            }
-            RunEvent::StepFinished {
-                step,
-                status,
-                attempts,
-                duration_ms,
-                error,
-                outputs,
-            } => {
-                let outputs = outputs.as_ref().map(json).transpose()?;
-                tx.prepare_cached(
-                    "INSERT INTO steps (run_id, step_id, ord, status, attempts, duration_ms, \
-                     outputs_json, error) VALUES (?1, ?2, \
-                     (SELECT COALESCE(MAX(ord), 0) + 1 FROM steps WHERE run_id = ?1), \
-                     ?3, ?4, ?5, ?6, ?7) ON CONFLICT (run_id, step_id) DO UPDATE SET \
-                     status = excluded.status, attempts = excluded.attempts, \
-                     duration_ms = excluded.duration_ms, outputs_json = excluded.outputs_json, \
-                     error = excluded.error",
-                )
-                .map_err(&write)?
-                .execute(params![
-                    run_id,
-                    step,
-                    status.as_str(),
-                    attempts,
-                    int(*duration_ms),
-                    outputs,
-                    error
-                ])
-                .map_err(&write)?;
-                trim_logs(&tx, run_id, step).map_err(&write)?;
-            }
-            RunEvent::Phase { .. } => {}
-            RunEvent::RunFinished {
-                status,
-                duration_ms,
-                outputs,
-                error,
-            } => {
-                tx.prepare_cached(
-                    "UPDATE runs SET status = ?2, finished_at = ?3, duration_ms = ?4, \
-                     outputs_json = ?5, error = ?6 WHERE id = ?1",
-                )
-                .map_err(&write)?
-                .execute(params![
-                    run_id,
-                    status.as_str(),
-                    Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
-                    int(*duration_ms),
-                    json(outputs)?,
-                    error
-                ])
-                .map_err(&write)?;
-            }
-        }
-        if let Some(audit) = audit {
-            tx.prepare_cached("INSERT INTO events (run_id, seq, line) VALUES (?1, ?2, ?3)")
-                .map_err(&write)?
-                .execute(params![
-                    run_id,
-                    int(audit.seq),
-                    audit.line.trim_end_matches('\n')
-                ])
-                .map_err(&write)?;
-        }
+        self.apply(&tx, run_id, event, audit)?;
         tx.commit().map_err(self.err("can't commit an event"))
+    }
+
+    fn record_batch(
+        &self,
+        run_id: &str,
+        batch: &[(RunEvent, Option<AuditLine>)],
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(self.err("can't start a transaction"))?;
+        for (event, audit) in batch {
+            self.apply(&tx, run_id, event, audit.as_ref())?;
+        }
+        tx.commit().map_err(self.err("can't commit events"))
     }
 
     fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
@@ -417,4 +300,150 @@ fn trim_logs(tx: &rusqlite::Transaction<'_>, run_id: &str, step: &str) -> rusqli
           ORDER BY id DESC LIMIT 1 OFFSET ?3)",
     )?
     .execute(params![run_id, step, int(LOG_LINES_PER_STEP as u64)])
+}
+
+impl SqliteStore {
+    /// Writes one event (and its audit line) inside `tx`.
+    fn apply(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        run_id: &str,
+        event: &RunEvent,
+        audit: Option<&AuditLine>,
+    ) -> Result<(), StoreError> {
+        let write = self.err("can't record an event");
+        match event {
+            RunEvent::RunStarted {
+                runbook,
+                source_path,
+                source_sha256,
+                inputs,
+                trigger,
+                started_at,
+                ..
+            } => {
+                let started_ms = DateTime::parse_from_rfc3339(started_at)
+                    .map_or_else(|_| Utc::now().timestamp_millis(), |t| t.timestamp_millis());
+                tx.prepare_cached(
+                    "INSERT INTO runs (id, runbook, status, trigger_kind, actor, origin, \
+                     source_path, source_sha256, inputs_json, started_at, started_ms) \
+                     VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .map_err(&write)?
+                .execute(params![
+                    run_id,
+                    runbook,
+                    trigger.kind,
+                    trigger.actor,
+                    trigger.origin,
+                    source_path,
+                    source_sha256,
+                    json(inputs)?,
+                    started_at,
+                    started_ms
+                ])
+                .map_err(&write)?;
+            }
+            RunEvent::AttemptStarted { step, attempt, .. } => {
+                tx.prepare_cached(
+                    "INSERT INTO steps (run_id, step_id, ord, status, attempts) VALUES \
+                     (?1, ?2, (SELECT COALESCE(MAX(ord), 0) + 1 FROM steps WHERE run_id = ?1), \
+                     'running', ?3) ON CONFLICT (run_id, step_id) DO UPDATE SET \
+                     status = 'running', attempts = MAX(attempts, excluded.attempts)",
+                )
+                .map_err(&write)?
+                .execute(params![run_id, step, attempt])
+                .map_err(&write)?;
+            }
+            RunEvent::Output { step, stream, line } => {
+                let stream = match stream {
+                    OutputStream::Stdout => "stdout",
+                    OutputStream::Stderr => "stderr",
+                };
+                tx.prepare_cached(
+                    "INSERT INTO logs (run_id, step_id, stream, line) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(&write)?
+                .execute(params![run_id, step, stream, line])
+                .map_err(&write)?;
+                // Trim to the last lines now and then (and when the step
+                // ends), not on every line.
+                if tx.last_insert_rowid() % 256 == 0 {
+                    trim_logs(tx, run_id, step).map_err(&write)?;
+                }
+            }
+            RunEvent::AttemptFinished { step, .. } => {
+                tx.prepare_cached(
+                    "UPDATE steps SET result_json = ?3 WHERE run_id = ?1 AND step_id = ?2",
+                )
+                .map_err(&write)?
+                .execute(params![run_id, step, serde_json::to_string(event)?])
+                .map_err(&write)?;
+            }
+            RunEvent::StepFinished {
+                step,
+                status,
+                attempts,
+                duration_ms,
+                error,
+                outputs,
+            } => {
+                let outputs = outputs.as_ref().map(json).transpose()?;
+                tx.prepare_cached(
+                    "INSERT INTO steps (run_id, step_id, ord, status, attempts, duration_ms, \
+                     outputs_json, error) VALUES (?1, ?2, \
+                     (SELECT COALESCE(MAX(ord), 0) + 1 FROM steps WHERE run_id = ?1), \
+                     ?3, ?4, ?5, ?6, ?7) ON CONFLICT (run_id, step_id) DO UPDATE SET \
+                     status = excluded.status, attempts = excluded.attempts, \
+                     duration_ms = excluded.duration_ms, outputs_json = excluded.outputs_json, \
+                     error = excluded.error",
+                )
+                .map_err(&write)?
+                .execute(params![
+                    run_id,
+                    step,
+                    status.as_str(),
+                    attempts,
+                    int(*duration_ms),
+                    outputs,
+                    error
+                ])
+                .map_err(&write)?;
+                trim_logs(tx, run_id, step).map_err(&write)?;
+            }
+            RunEvent::Phase { .. } => {}
+            RunEvent::RunFinished {
+                status,
+                duration_ms,
+                outputs,
+                error,
+            } => {
+                tx.prepare_cached(
+                    "UPDATE runs SET status = ?2, finished_at = ?3, duration_ms = ?4, \
+                     outputs_json = ?5, error = ?6 WHERE id = ?1",
+                )
+                .map_err(&write)?
+                .execute(params![
+                    run_id,
+                    status.as_str(),
+                    Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
+                    int(*duration_ms),
+                    json(outputs)?,
+                    error
+                ])
+                .map_err(&write)?;
+            }
+        }
+        if let Some(audit) = audit {
+            tx.prepare_cached("INSERT INTO events (run_id, seq, line) VALUES (?1, ?2, ?3)")
+                .map_err(&write)?
+                .execute(params![
+                    run_id,
+                    int(audit.seq),
+                    audit.line.trim_end_matches('\n')
+                ])
+                .map_err(&write)?;
+        }
+        Ok(())
+    }
 }
