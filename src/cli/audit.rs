@@ -41,12 +41,8 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
 
 fn export(project_dir: Option<&Path>, store: Option<&str>, run: &str) -> anyhow::Result<u8> {
     use crate::store::RunStore;
-    let project = match open_project(project_dir) {
-        Ok(p) => p,
-        Err(code) => return Ok(code),
-    };
-    let store = match super::open_store(&project, store) {
-        Ok(s) => s,
+    let (_project, store) = match super::project_store(project_dir, store) {
+        Ok(found) => found,
         Err(code) => return Ok(code),
     };
     let lines = match store.audit_lines(run) {

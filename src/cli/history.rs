@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::store::{RunFilter, RunRecord, RunStore};
 
-use super::{exit, human_ms, open_project, open_store};
+use super::{exit, human_ms};
 
 /// Arguments of `history`.
 #[derive(Debug, clap::Args)]
@@ -25,12 +25,8 @@ pub struct Args {
 }
 
 pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyhow::Result<u8> {
-    let project = match open_project(project_dir) {
-        Ok(p) => p,
-        Err(code) => return Ok(code),
-    };
-    let store = match open_store(&project, store) {
-        Ok(s) => s,
+    let (_project, store) = match super::project_store(project_dir, store) {
+        Ok(found) => found,
         Err(code) => return Ok(code),
     };
     let filter = RunFilter {

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::store::RunStore;
 
-use super::{exit, open_project, open_store, print_error};
+use super::exit;
 
 /// Arguments of `logs`.
 #[derive(Debug, clap::Args)]
@@ -17,31 +17,17 @@ pub struct Args {
 }
 
 pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyhow::Result<u8> {
-    let project = match open_project(project_dir) {
-        Ok(p) => p,
-        Err(code) => return Ok(code),
-    };
-    let store = match open_store(&project, store) {
-        Ok(s) => s,
+    let (_project, store) = match super::project_store(project_dir, store) {
+        Ok(found) => found,
         Err(code) => return Ok(code),
     };
     let found = store.get_run(&args.run).and_then(|run| match run {
         Some(_) => store.logs(&args.run).map(Some),
         None => Ok(None),
     });
-    let lines = match found {
-        Ok(Some(lines)) => lines,
-        Ok(None) => {
-            print_error(
-                &format!("no run `{}` in {}", args.run, super::shown(store.path())),
-                Some("`steward history` lists the stored runs"),
-            );
-            return Ok(exit::INVALID);
-        }
-        Err(e) => {
-            print_error(&e.to_string(), None);
-            return Ok(exit::FAILED);
-        }
+    let lines = match super::stored(&store, &args.run, found) {
+        Ok(lines) => lines,
+        Err(code) => return Ok(code),
     };
     let text: Vec<String> = lines
         .iter()

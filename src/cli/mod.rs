@@ -191,10 +191,39 @@ pub(crate) fn open_store(
 
 /// Milliseconds for people: `850ms`, `12.3s`, `4m 5s`.
 pub(crate) fn human_ms(ms: u64) -> String {
-    match ms {
-        0..1_000 => format!("{ms}ms"),
-        1_000..60_000 => format!("{:.1}s", ms as f64 / 1000.0),
-        _ => format!("{}m {}s", ms / 60_000, ms % 60_000 / 1000),
+    crate::step::human(std::time::Duration::from_millis(ms))
+}
+
+/// The project and its run store, or the exit code after saying why not.
+pub(crate) fn project_store(
+    dir: Option<&std::path::Path>,
+    spec: Option<&str>,
+) -> Result<(Project, crate::store::SqliteStore), u8> {
+    let project = open_project(dir)?;
+    let store = open_store(&project, spec)?;
+    Ok((project, store))
+}
+
+/// What the store holds of run `run`, or the exit code after saying why
+/// not: 2 when there is no such run, 1 when the store failed.
+pub(crate) fn stored<T>(
+    store: &crate::store::SqliteStore,
+    run: &str,
+    found: Result<Option<T>, crate::store::StoreError>,
+) -> Result<T, u8> {
+    match found {
+        Ok(Some(value)) => Ok(value),
+        Ok(None) => {
+            print_error(
+                &format!("no run `{run}` in {}", shown(store.path())),
+                Some("`steward history` lists the stored runs"),
+            );
+            Err(exit::INVALID)
+        }
+        Err(e) => {
+            print_error(&e.to_string(), None);
+            Err(exit::FAILED)
+        }
     }
 }
 

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::store::RunStore;
 
-use super::{exit, open_project, open_store, print_error};
+use super::{exit, print_error};
 
 /// Arguments of `prune`.
 #[derive(Debug, clap::Args)]
@@ -16,12 +16,8 @@ pub struct Args {
 }
 
 pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyhow::Result<u8> {
-    let project = match open_project(project_dir) {
-        Ok(p) => p,
-        Err(code) => return Ok(code),
-    };
-    let store = match open_store(&project, store) {
-        Ok(s) => s,
+    let (project, store) = match super::project_store(project_dir, store) {
+        Ok(found) => found,
         Err(code) => return Ok(code),
     };
     let pruned = match store.prune(args.older_than) {

@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::store::{RunDetail, RunStore};
 
 use super::history::render_table;
-use super::{exit, human_ms, open_project, open_store, print_error};
+use super::{exit, human_ms};
 
 /// Arguments of `show`.
 #[derive(Debug, clap::Args)]
@@ -19,27 +19,13 @@ pub struct Args {
 }
 
 pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyhow::Result<u8> {
-    let project = match open_project(project_dir) {
-        Ok(p) => p,
+    let (_project, store) = match super::project_store(project_dir, store) {
+        Ok(found) => found,
         Err(code) => return Ok(code),
     };
-    let store = match open_store(&project, store) {
-        Ok(s) => s,
+    let detail = match super::stored(&store, &args.run, store.get_run(&args.run)) {
+        Ok(d) => d,
         Err(code) => return Ok(code),
-    };
-    let detail = match store.get_run(&args.run) {
-        Ok(Some(d)) => d,
-        Ok(None) => {
-            print_error(
-                &format!("no run `{}` in {}", args.run, super::shown(store.path())),
-                Some("`steward history` lists the stored runs"),
-            );
-            return Ok(exit::INVALID);
-        }
-        Err(e) => {
-            print_error(&e.to_string(), None);
-            return Ok(exit::FAILED);
-        }
     };
     if args.output == "json" {
         super::write_stdout(&serde_json::to_string_pretty(&detail)?)?;
