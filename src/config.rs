@@ -18,6 +18,10 @@ pub struct Config {
     pub steps: PathBuf,
     /// A file of `NAME=value` secrets readable only by its owner.
     pub secrets_file: Option<PathBuf>,
+    /// The run store: a SQLite file (relative to the project) or
+    /// `sqlite://PATH`; default `.steward/steward.db`. `--store` and
+    /// `STEWARD_STORE` win over it.
+    pub store: Option<String>,
 }
 
 impl Default for Config {
@@ -26,6 +30,7 @@ impl Default for Config {
             runbooks: default_runbooks(),
             steps: default_steps(),
             secrets_file: None,
+            store: None,
         }
     }
 }

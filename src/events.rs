@@ -24,12 +24,17 @@ pub enum Status {
     Cancelled,
     /// Stopped because the run's `timeout` passed.
     TimedOut,
+    /// Waiting for an approval or a concurrency key.
+    Waiting,
+    /// Its process died (`kill -9`, a crash, a reboot): `steward resume`
+    /// continues it.
+    Interrupted,
 }
 
 impl Status {
     /// Whether this is an end state.
     pub fn is_terminal(self) -> bool {
-        !matches!(self, Status::Pending | Status::Running)
+        !matches!(self, Status::Pending | Status::Running | Status::Waiting)
     }
 
     /// The name as written in JSON.
@@ -42,6 +47,8 @@ impl Status {
             Status::Skipped => "skipped",
             Status::Cancelled => "cancelled",
             Status::TimedOut => "timed_out",
+            Status::Waiting => "waiting",
+            Status::Interrupted => "interrupted",
         }
     }
 }
@@ -61,6 +68,15 @@ pub struct Trigger {
     pub actor: String,
     /// Where from: a CI job link, a chat channel…
     pub origin: Option<String>,
+}
+
+/// The run and step that started a child run (a `runbook` step).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParentRun {
+    /// The parent's run id.
+    pub run_id: String,
+    /// The parent's `runbook` step.
+    pub step: String,
 }
 
 /// Which output stream a line came from.
@@ -93,6 +109,58 @@ pub enum RunEvent {
         trigger: Trigger,
         /// RFC 3339.
         started_at: String,
+        /// The run that started this one as a child, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent: Option<ParentRun>,
+    },
+    /// A run whose process died goes on (`steward resume`): its finished
+    /// steps are kept, the others run (again).
+    RunResumed {
+        /// Who resumed it.
+        by: Trigger,
+        /// Steps already finished, not run again.
+        finished_steps: usize,
+    },
+    /// The run waits for another run holding its concurrency key.
+    ConcurrencyWaiting {
+        /// The rendered key.
+        key: String,
+        /// The run holding it, when known.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        holder: Option<String>,
+    },
+    /// The run holds its concurrency key.
+    ConcurrencyAcquired {
+        /// The rendered key.
+        key: String,
+        /// How long it waited.
+        waited_ms: u64,
+    },
+    /// An `approval` step waits for a decision.
+    ApprovalRequested {
+        /// Step id.
+        step: String,
+        /// What is to be approved, rendered.
+        message: String,
+        /// Who may decide; empty: anyone.
+        approvers: Vec<String>,
+    },
+    /// Someone approved or rejected an `approval` step.
+    ApprovalDecided {
+        /// Step id.
+        step: String,
+        /// Approved (else rejected).
+        approved: bool,
+        /// Who decided.
+        by: String,
+        /// Their comment.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+        /// How: `terminal`, `cli` (`steward approve`), `pre-approved`
+        /// (`--yes`)…
+        via: String,
+        /// RFC 3339.
+        decided_at: String,
     },
     /// An attempt of a step began.
     AttemptStarted {
@@ -158,6 +226,10 @@ pub enum RunEvent {
         /// Its outputs.
         #[serde(skip_serializing_if = "Option::is_none")]
         outputs: Option<serde_json::Value>,
+        /// Its `result` (redacted, bounded by its kind), kept so that a
+        /// resumed run can read `steps.<id>.result`.
+        #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+        result: serde_json::Value,
     },
     /// The run moved to its failure handling or its `finally` steps.
     Phase {

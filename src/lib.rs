@@ -16,6 +16,7 @@ pub mod inputs;
 pub mod plan;
 pub mod project;
 pub mod render;
+pub mod runner;
 pub mod secrets;
 pub mod spec;
 pub mod step;

@@ -236,6 +236,10 @@ pub enum StepKind {
     Notify(NotifyStep),
     /// Run SQL on PostgreSQL.
     Sql(SqlStep),
+    /// Wait for someone's decision.
+    Approval(ApprovalStep),
+    /// Run another runbook as a child run.
+    Runbook(RunbookStep),
 }
 
 impl StepKind {
@@ -247,6 +251,8 @@ impl StepKind {
             StepKind::Http(_) => "http",
             StepKind::Notify(_) => "notify",
             StepKind::Sql(_) => "sql",
+            StepKind::Approval(_) => "approval",
+            StepKind::Runbook(_) => "runbook",
         }
     }
 }
@@ -257,6 +263,27 @@ pub struct SleepStep {
     /// How long.
     #[serde(with = "crate::plan::millis")]
     pub duration: Duration,
+}
+
+/// A compiled `approval` step.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApprovalStep {
+    /// What is to be approved.
+    pub message: Template,
+    /// Who may decide; empty: anyone.
+    pub approvers: Vec<String>,
+    /// How long to wait for a decision.
+    #[serde(with = "crate::plan::millis_opt")]
+    pub timeout: Option<Duration>,
+}
+
+/// A compiled `runbook` step.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunbookStep {
+    /// The child runbook's name.
+    pub name: String,
+    /// Its inputs, rendered when the step starts.
+    pub inputs: Vec<(String, Value)>,
 }
 
 /// A compiled `shell` step.

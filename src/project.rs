@@ -157,6 +157,22 @@ impl Project {
                 diagnostics,
             });
         }
+        // What `runbook` steps need of the other runbooks: their inputs and
+        // whom they call (for cycles). A file that doesn't parse is left
+        // out; `validate` reports it on its own.
+        for path in self.runbook_files() {
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            if let (Some(spec), _) = crate::spec::parse_runbook(&text) {
+                let entry = compile::RunbookEntry::of(&spec);
+                let file_name = stem(&path);
+                if let Some(name) = spec.name.as_ref().filter(|n| n.value != file_name) {
+                    library.add_runbook(&name.value, entry.clone());
+                }
+                library.add_runbook(&file_name, entry);
+            }
+        }
         Ok((library, reports))
     }
 

@@ -202,6 +202,16 @@ impl AuditWriter {
         event: &T,
         ts: DateTime<Utc>,
     ) -> Result<Appended, AuditError> {
+        self.append_line(event, ts).map(|(appended, _)| appended)
+    }
+
+    /// Appends `event` with timestamp `ts`; returns the line written too
+    /// (with its newline), for a copy kept elsewhere (the run store).
+    pub fn append_line<T: Serialize + ?Sized>(
+        &mut self,
+        event: &T,
+        ts: DateTime<Utc>,
+    ) -> Result<(Appended, String), AuditError> {
         let (appended, line) = format_event(&self.head, event, ts)?;
         let Appended { seq, ts, hash } = appended;
         self.file
@@ -216,7 +226,7 @@ impl AuditWriter {
             seq,
             hash: hash.clone(),
         };
-        Ok(Appended { seq, ts, hash })
+        Ok((Appended { seq, ts, hash }, line))
     }
 
     /// The chain's head after the last append.

@@ -12,8 +12,8 @@ pub struct Args {
     /// Only runs of this runbook.
     #[arg(long, value_name = "NAME")]
     runbook: Option<String>,
-    /// Only runs with this status (`running`, `succeeded`, `failed`,
-    /// `cancelled`, `timed_out`).
+    /// Only runs with this status (`running`, `waiting`, `interrupted`,
+    /// `succeeded`, `failed`, `cancelled`, `timed_out`).
     #[arg(long, value_name = "STATUS")]
     status: Option<String>,
     /// At most this many runs (the newest).
@@ -33,6 +33,7 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
         runbook: args.runbook,
         status: args.status,
         limit: Some(args.limit),
+        parent: None,
     };
     let runs = match store.list_runs(&filter) {
         Ok(runs) => runs,

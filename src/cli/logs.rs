@@ -1,4 +1,4 @@
-//! `steward logs RUN [--step ID]`
+//! `steward logs RUN [--step ID] [--follow]`
 
 use std::path::Path;
 
@@ -14,6 +14,9 @@ pub struct Args {
     /// Only this step's lines.
     #[arg(long, value_name = "ID")]
     step: Option<String>,
+    /// Keep printing new lines until the run ends (or its process dies).
+    #[arg(long, short = 'f')]
+    follow: bool,
 }
 
 pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyhow::Result<u8> {
@@ -22,16 +25,47 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
         Err(code) => return Ok(code),
     };
     let found = store.get_run(&args.run).and_then(|run| match run {
-        Some(_) => store.logs(&args.run).map(Some),
+        Some(_) => store.logs_after(&args.run, 0).map(Some),
         None => Ok(None),
     });
-    let lines = match super::stored(&store, &args.run, found) {
-        Ok(lines) => lines,
+    let (lines, mut cursor) = match super::stored(&store, &args.run, found) {
+        Ok(found) => found,
         Err(code) => return Ok(code),
     };
+    print(&lines, args.step.as_deref())?;
+    while args.follow {
+        // Read the status before the lines: a run that ended after this
+        // read has its last lines read below, and the loop then ends.
+        let ended = match store.get_run(&args.run) {
+            Ok(Some(d)) => !matches!(d.run.status.as_str(), "running" | "waiting"),
+            Ok(None) => true,
+            Err(e) => {
+                super::print_error(&e.to_string(), None);
+                return Ok(exit::FAILED);
+            }
+        };
+        match store.logs_after(&args.run, cursor) {
+            Ok((lines, next)) => {
+                print(&lines, args.step.as_deref())?;
+                cursor = next;
+            }
+            Err(e) => {
+                super::print_error(&e.to_string(), None);
+                return Ok(exit::FAILED);
+            }
+        }
+        if ended {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    Ok(exit::OK)
+}
+
+fn print(lines: &[crate::store::LogLine], step: Option<&str>) -> anyhow::Result<()> {
     let text: Vec<String> = lines
         .iter()
-        .filter(|l| args.step.as_deref().is_none_or(|s| s == l.step))
+        .filter(|l| step.is_none_or(|s| s == l.step))
         .map(|l| {
             let mark = if l.stream == "stderr" { "!" } else { "|" };
             format!("{} {mark} {}", l.step, l.line)
@@ -40,5 +74,5 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
     if !text.is_empty() {
         super::write_stdout(&text.join("\n"))?;
     }
-    Ok(exit::OK)
+    Ok(())
 }

@@ -1,5 +1,6 @@
 //! The command line: one file per subcommand.
 
+mod approve;
 mod audit;
 mod dry_run;
 mod graph;
@@ -7,6 +8,7 @@ mod history;
 mod list;
 mod logs;
 mod prune;
+mod resume;
 mod run;
 mod schema;
 mod show;
@@ -71,6 +73,12 @@ enum Command {
     Logs(logs::Args),
     /// Delete stored runs (and their run folders) older than a duration.
     Prune(prune::Args),
+    /// Continue a run whose process died (`interrupted` in history).
+    Resume(resume::Args),
+    /// Approve a waiting `approval` step.
+    Approve(approve::Args),
+    /// Reject a waiting `approval` step (the step fails).
+    Reject(approve::Args),
 }
 
 impl Cli {
@@ -84,6 +92,9 @@ impl Cli {
             Command::Show(args) => show::run(self.project.as_deref(), store, args)?,
             Command::Logs(args) => logs::run(self.project.as_deref(), store, args)?,
             Command::Prune(args) => prune::run(self.project.as_deref(), store, args)?,
+            Command::Resume(args) => resume::run(self.project.as_deref(), store, args)?,
+            Command::Approve(args) => approve::run(self.project.as_deref(), store, args, true)?,
+            Command::Reject(args) => approve::run(self.project.as_deref(), store, args, false)?,
             Command::Validate(args) => validate::run(self.project.as_deref(), args)?,
             Command::Graph(args) => graph::run(self.project.as_deref(), args)?,
             Command::List(args) => list::run(self.project.as_deref(), args)?,
@@ -173,6 +184,13 @@ pub(crate) fn open_store(
     spec: Option<&str>,
 ) -> Result<crate::store::SqliteStore, u8> {
     use crate::store::StoreError;
+    // steward.yaml's store is relative to the project, not to the folder
+    // steward runs in.
+    let configured = project.config.store.as_deref().map(|s| match s.split_once("://") {
+        Some(_) => s.to_owned(),
+        None => project.root.join(s).display().to_string(),
+    });
+    let spec = spec.or(configured.as_deref());
     crate::store::open(&project.root, spec).map_err(|e| {
         let hint = match &e {
             StoreError::Corrupt { .. } => {

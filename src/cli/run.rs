@@ -1,19 +1,17 @@
-//! `steward run RUNBOOK [-i KEY=VALUE]... [--output text|json] [--dry-run]`
+//! `steward run RUNBOOK [-i KEY=VALUE]... [--output text|json] [--dry-run] [--yes]`
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use indexmap::IndexMap;
 
-use crate::audit::AuditSink;
 use crate::engine::{self, Cancel, RunRequest};
-use crate::events::{EventSink, Fanout, Status};
+use crate::events::{EventSink, Status};
 use crate::inputs::{RawInput, resolve_inputs};
 use crate::render::{Live, Plain};
+use crate::runner::{self, Launch, Runner};
 use crate::secrets::SecretStore;
-use crate::store::StoreSink;
 
 use super::{exit, load_plan, open_project, open_store, print_error};
 
@@ -36,6 +34,10 @@ pub struct Args {
     /// of steward.yaml. The environment wins over the file.
     #[arg(long, env = "STEWARD_SECRETS_FILE", value_name = "FILE")]
     secrets_file: Option<PathBuf>,
+    /// Approve every `approval` step in advance; recorded in the audit
+    /// trail as pre-approved by you.
+    #[arg(long, short = 'y')]
+    yes: bool,
 }
 
 pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyhow::Result<u8> {
@@ -94,16 +96,19 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
 
     let trigger = crate::trigger::detect(|k| std::env::var(k).ok());
     let run_id = uuid::Uuid::now_v7().to_string();
-    let request = RunRequest {
-        plan: plan.clone(),
-        inputs,
-        secrets,
-        trigger,
-        workdir: project.root.clone(),
-        run_id: run_id.clone(),
-    };
 
     if args.dry_run {
+        let request = RunRequest {
+            plan: plan.clone(),
+            inputs,
+            secrets,
+            trigger,
+            workdir: project.root.clone(),
+            run_id,
+            control: Arc::new(engine::control::Standalone),
+            parent: None,
+            resume: None,
+        };
         let dry = engine::dry_run(&request);
         if args.output == "json" {
             super::write_stdout(&serde_json::to_string_pretty(&dry)?)?;
@@ -118,53 +123,61 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
         Ok(s) => Arc::new(s),
         Err(code) => return Ok(code),
     };
-    let store_path = store.path().to_path_buf();
-    let stored = Arc::new(StoreSink::new(store, run_id.clone()));
-    let run_dir = project.root.join(".steward").join("runs").join(&run_id);
-    std::fs::create_dir_all(&run_dir)
-        .with_context(|| format!("can't create the run folder {}", run_dir.display()))?;
-    let audit_path = run_dir.join("audit.jsonl");
-    let audit = Arc::new(
-        AuditSink::create(&audit_path)
-            .with_context(|| format!("can't create the audit trail {}", audit_path.display()))?,
-    );
-    let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
-    let live = std::io::stderr().is_terminal() && args.output == "text" && !github;
-    let mut fanout = Fanout::default().with(audit.clone()).with(stored.clone());
-    fanout = if live {
-        fanout.with(Live::default())
-    } else {
-        fanout.with(Plain::new(github))
+    let options = runner::Options {
+        yes: args.yes,
+        interactive: args.output == "text",
+        secrets_file,
     };
-    let events: Arc<dyn EventSink> = Arc::new(fanout);
+    let store_path = store.path().to_path_buf();
+    let runner = Runner::new(project, store, store_path, trigger, options);
+    let launch = Launch {
+        plan,
+        inputs,
+        secrets,
+        run_id,
+        parent: None,
+        resume: None,
+        display: display(&args.output),
+    };
+    host(&runner, launch, &args.output)
+}
 
+/// Where progress goes: the live view on a terminal, plain lines elsewhere
+/// (with GitHub Actions groups and annotations there).
+pub(super) fn display(output: &str) -> Box<dyn EventSink> {
+    let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    if std::io::stderr().is_terminal() && output == "text" && !github {
+        Box::new(Live::default())
+    } else {
+        Box::new(Plain::new(github))
+    }
+}
+
+/// Runs a launch to its end on a new runtime, with signal handling; prints
+/// the outputs (or the JSON report) and returns the exit code.
+pub(super) fn host(runner: &Arc<Runner>, launch: Launch, output: &str) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let report = runtime.block_on(async {
+    let finished = runtime.block_on(async {
         let cancel = Cancel::default();
         tokio::spawn(watch_signals(cancel.clone()));
-        engine::execute(request, events, cancel).await
+        runner.launch(launch, cancel).await
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-
-    if let Some(e) = audit.error() {
-        print_error(
-            &format!(
-                "the audit trail {} is incomplete: {e}",
-                audit_path.display()
-            ),
-            None,
-        );
+    let finished = match finished {
+        Ok(f) => f,
+        Err(e) => {
+            print_error(&e, None);
+            return Ok(exit::FAILED);
+        }
+    };
+    for problem in &finished.problems {
+        print_error(problem, None);
     }
-    if let Some(e) = stored.error() {
-        print_error(
-            &format!("the run store {} is incomplete: {e}", store_path.display()),
-            None,
-        );
-    }
-    if args.output == "json" {
-        super::write_stdout(&serde_json::to_string_pretty(&report)?)?;
+    let report = &finished.report;
+    if output == "json" {
+        super::write_stdout(&serde_json::to_string_pretty(report)?)?;
     } else {
         let mut out = std::io::stdout().lock();
         if let serde_json::Value::Object(outputs) = &report.outputs {
@@ -176,7 +189,7 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
         let _ = writeln!(
             anstream::stderr(),
             "audit trail: {}",
-            super::shown(&audit_path)
+            super::shown(&finished.audit_path)
         );
     }
     Ok(match report.status {

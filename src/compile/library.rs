@@ -24,10 +24,52 @@ pub enum LibraryEntry {
     Broken(String),
 }
 
-/// The project's step templates by name.
+/// What a `runbook` step needs to know of another runbook of the project.
+#[derive(Debug, Clone, Default)]
+pub struct RunbookEntry {
+    /// Its inputs, and whether each must be given.
+    pub inputs: IndexMap<String, bool>,
+    /// The runbooks its own `runbook` steps start.
+    pub calls: Vec<String>,
+}
+
+impl RunbookEntry {
+    /// The entry of a parsed runbook.
+    pub fn of(spec: &spec::RunbookSpec) -> Self {
+        let inputs = spec
+            .inputs
+            .iter()
+            .map(|(name, decl)| {
+                let required = decl
+                    .get()
+                    .is_some_and(|d| d.required.unwrap_or(d.default.is_none()));
+                (name.value.clone(), required)
+            })
+            .collect();
+        let mut calls = Vec::new();
+        let mut visit = |step: &spec::StepSpec| {
+            let undo = step.undo.as_deref();
+            for s in std::iter::once(step).chain(undo) {
+                if let Some(name) = &s.runbook {
+                    calls.push(name.value.clone());
+                }
+            }
+        };
+        for step in spec.steps.iter().chain(&spec.on_failure).chain(&spec.finally) {
+            if let Some(step) = step.get() {
+                visit(step);
+            }
+        }
+        RunbookEntry { inputs, calls }
+    }
+}
+
+/// The project's step templates by name, and what `runbook` steps need to
+/// know of its runbooks.
 #[derive(Debug, Clone, Default)]
 pub struct Library {
     entries: IndexMap<String, LibraryEntry>,
+    runbooks: IndexMap<String, RunbookEntry>,
 }
 
 impl Library {
@@ -54,6 +96,52 @@ impl Library {
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.entries.keys().map(String::as_str)
     }
+
+    /// Adds a runbook of the project under its name.
+    pub fn add_runbook(&mut self, name: &str, entry: RunbookEntry) {
+        self.runbooks.insert(name.to_owned(), entry);
+    }
+
+    /// A runbook of the project by name.
+    pub fn runbook(&self, name: &str) -> Option<&RunbookEntry> {
+        self.runbooks.get(name)
+    }
+
+    /// The names of the project's runbooks.
+    pub fn runbook_names(&self) -> impl Iterator<Item = &str> {
+        self.runbooks.keys().map(String::as_str)
+    }
+
+    /// The chain of runbooks from `from` back to `to` through `runbook`
+    /// steps (`[from, …, to]`), if there is one.
+    pub fn call_chain(&self, from: &str, to: &str) -> Option<Vec<String>> {
+        let mut seen = std::collections::HashSet::new();
+        let mut path = vec![from.to_owned()];
+        self.chain_from(from, to, &mut seen, &mut path).then_some(path)
+    }
+
+    fn chain_from(
+        &self,
+        at: &str,
+        to: &str,
+        seen: &mut std::collections::HashSet<String>,
+        path: &mut Vec<String>,
+    ) -> bool {
+        if at == to {
+            return true;
+        }
+        if !seen.insert(at.to_owned()) {
+            return false;
+        }
+        for next in self.runbooks.get(at).map(|e| e.calls.as_slice()).unwrap_or(&[]) {
+            path.push(next.clone());
+            if self.chain_from(next, to, seen, path) {
+                return true;
+            }
+            path.pop();
+        }
+        false
+    }
 }
 
 /// Checks a step-template file on its own.
@@ -79,6 +167,13 @@ pub fn check_template(source: Source) -> Vec<Diagnostic> {
         }
         return diagnostics;
     }
+    if let Some(runbook) = &spec.step.runbook {
+        diagnostics.push(
+            Diagnostic::new(runbook.span, "a step template can't start a runbook")
+                .hint("write the `runbook` step in the runbook itself"),
+        );
+        return diagnostics;
+    }
     // Typed fields are checked with each parameter's default, or a
     // placeholder when it has none, so that their templates resolve.
     let mut params = values::Params::new();
@@ -101,6 +196,7 @@ pub fn check_template(source: Source) -> Vec<Diagnostic> {
         default_timeout: None,
         library: &library,
         params: Some(&params),
+        runbook: "",
     };
     let mut typed = Vec::new();
     let _ = step::compile_step("template", &spec.step, Section::Main, &env, &mut typed);

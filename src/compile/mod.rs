@@ -24,7 +24,7 @@ use crate::spec::{self, RunbookSpec, Spanned, StepSpec};
 use crate::template::Escape;
 
 pub use inputs::is_identifier;
-pub use library::{Library, LibraryEntry, check_template};
+pub use library::{Library, LibraryEntry, RunbookEntry, check_template};
 pub use scope::{Checker, Scope, StepRef};
 pub use step::KINDS;
 
@@ -271,6 +271,7 @@ fn build(
             default_timeout,
             library,
             params: None,
+            runbook: &name,
         };
         let mut compiled = Vec::new();
         for (s, id) in steps.iter().zip(list_ids) {

@@ -11,7 +11,9 @@ use super::values::{self, Params};
 use super::{Library, uses, value};
 
 /// The kinds a step may have; exactly one per step.
-pub const KINDS: &[&str] = &["shell", "sleep", "http", "notify", "sql", "uses"];
+pub const KINDS: &[&str] = &[
+    "shell", "sleep", "http", "notify", "sql", "approval", "runbook", "uses",
+];
 
 /// Everything a step is compiled against.
 pub struct StepEnv<'a> {
@@ -27,6 +29,9 @@ pub struct StepEnv<'a> {
     pub library: &'a Library,
     /// Literal parameters, when compiling a template's step.
     pub params: Option<&'a Params>,
+    /// The name of the runbook being compiled (`runbook` steps that would
+    /// start it again are cycles).
+    pub runbook: &'a str,
 }
 
 /// A compiled step (`None` when it has errors) and the `steps.<id>` reads
@@ -58,6 +63,12 @@ pub fn kinds_of(spec: &StepSpec) -> Vec<(&'static str, crate::spec::yaml::Span)>
     }
     if let Some(s) = &spec.uses {
         kinds.push(("uses", s.span));
+    }
+    if let Some(s) = &spec.approval {
+        kinds.push(("approval", s.span));
+    }
+    if let Some(s) = &spec.runbook {
+        kinds.push(("runbook", s.span));
     }
     kinds
 }
@@ -94,6 +105,14 @@ pub fn compile_step(
             return Some(Compiled { step: None, refs });
         }
     }
+    if spec.runbook.is_none()
+        && let Some((key, _)) = spec.inputs.first()
+    {
+        diagnostics.push(
+            Diagnostic::new(key.span, "`inputs` gives inputs to a `runbook` step")
+                .hint("this step has no `runbook`; a `uses` template takes `with:`"),
+        );
+    }
     if spec.uses.is_none() {
         if let Some((key, _)) = spec.with.first() {
             diagnostics.push(
@@ -129,14 +148,7 @@ pub fn compile_step(
     let kind = match &base {
         Some(b) => Some(b.kind.clone()),
         None if template.is_some() => None,
-        None => kinds::compile_kind(
-            spec,
-            env.checker,
-            body_scope,
-            env.params,
-            diagnostics,
-            &mut refs,
-        ),
+        None => kinds::compile_kind(spec, env, body_scope, diagnostics, &mut refs),
     };
 
     let when = match &spec.when {

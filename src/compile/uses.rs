@@ -133,6 +133,7 @@ pub fn expand(
         default_timeout: env.default_timeout,
         library: env.library,
         params: Some(&literal),
+        runbook: env.runbook,
     };
     let mut inner = Vec::new();
     let base = compile_step(id, &tpl.step, crate::plan::Section::Main, &tenv, &mut inner)

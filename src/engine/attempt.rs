@@ -28,7 +28,8 @@ pub(super) async fn attempts(
     let item_index = item.as_ref().map(|(i, _)| *i);
     let item_value = item.map(|(_, v)| v);
     let ctx = shared.context(item_value.as_ref(), params, None);
-    let mut attempt = 1u32;
+    // A resumed run's interrupted step goes on with a new attempt.
+    let mut attempt = 1 + shared.prior_attempts.get(&step.id).copied().unwrap_or(0);
     loop {
         let slot = match &shared.slots {
             Some(slots) => tokio::select! {

@@ -4,6 +4,7 @@
 
 mod attempt;
 pub mod context;
+pub mod control;
 mod dry_run;
 pub mod retry;
 mod run;
@@ -18,7 +19,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::events::{Status, Trigger};
+use crate::events::{ParentRun, Status, Trigger};
 use crate::plan::Plan;
 use crate::secrets::SecretStore;
 
@@ -39,6 +40,25 @@ pub struct RunRequest {
     pub workdir: PathBuf,
     /// The run's id.
     pub run_id: String,
+    /// Who hosts the run: concurrency keys, approvals, child runs.
+    pub control: Arc<dyn control::Control>,
+    /// The run that started this one, for a child run.
+    pub parent: Option<ParentRun>,
+    /// What an interrupted run had done, when this continues it.
+    pub resume: Option<Resume>,
+}
+
+/// What a run whose process died had done, for `steward resume`.
+#[derive(Debug, Clone)]
+pub struct Resume {
+    /// Who resumes it.
+    pub by: Trigger,
+    /// When the run first started.
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// Steps that had finished: kept, not run again.
+    pub finished: std::collections::HashMap<String, StepRecord>,
+    /// Attempts already started by the steps that had not finished.
+    pub attempts: std::collections::HashMap<String, u32>,
 }
 
 /// Two levels of stopping: the first Ctrl-C stops the steps and goes on to

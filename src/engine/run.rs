@@ -21,15 +21,22 @@ pub async fn execute(request: RunRequest, events: Arc<dyn EventSink>, cancel: Ca
     let mut inputs_shown = serde_json::to_value(&request.inputs).unwrap_or_default();
     shared.redactor.redact_json(&mut inputs_shown);
 
-    events.emit(&RunEvent::RunStarted {
-        run_id: request.run_id.clone(),
-        runbook: plan.name.clone(),
-        source_path: plan.source_path.clone(),
-        source_sha256: plan.source_sha256.clone(),
-        inputs: inputs_shown.clone(),
-        trigger: request.trigger.clone(),
-        started_at: shared.started_at.to_rfc3339(),
-    });
+    match &request.resume {
+        Some(resume) => events.emit(&RunEvent::RunResumed {
+            by: resume.by.clone(),
+            finished_steps: resume.finished.len(),
+        }),
+        None => events.emit(&RunEvent::RunStarted {
+            run_id: request.run_id.clone(),
+            runbook: plan.name.clone(),
+            source_path: plan.source_path.clone(),
+            source_sha256: plan.source_sha256.clone(),
+            inputs: inputs_shown.clone(),
+            trigger: request.trigger.clone(),
+            started_at: shared.started_at.to_rfc3339(),
+            parent: request.parent.clone(),
+        }),
+    }
 
     let mut run = RunState {
         records: IndexMap::new(),
@@ -40,7 +47,11 @@ pub async fn execute(request: RunRequest, events: Arc<dyn EventSink>, cancel: Ca
     let prepared = shared.prepare();
     let shared = Arc::new(shared);
     match prepared {
-        Ok(()) => run_phases(&shared, &cancel, &mut run).await,
+        Ok(()) => match concurrency_key(&shared, &cancel).await {
+            // Held until the run (its `finally` included) has ended.
+            Ok(_key) => run_phases(&shared, &cancel, &mut run).await,
+            Err((status, e)) => run.fail(status, e),
+        },
         Err(e) => run.fail(Status::Failed, e),
     }
 
@@ -63,6 +74,36 @@ pub async fn execute(request: RunRequest, events: Arc<dyn EventSink>, cancel: Ca
         outputs: run.outputs,
         error: run.error,
     }
+}
+
+/// Takes the run's concurrency key, if it has one: waits for it, or fails
+/// at once with `on_conflict: fail`.
+async fn concurrency_key(
+    shared: &Shared,
+    cancel: &Cancel,
+) -> Result<Option<super::control::Guard>, (Status, String)> {
+    let Some(concurrency) = &shared.plan.concurrency else {
+        return Ok(None);
+    };
+    let ctx = shared.context(None, None, None);
+    let key = shared
+        .renderer
+        .render(&concurrency.key, &ctx)
+        .map_err(|e| (Status::Failed, shared.redact(&format!("concurrency key: {e}"))))?;
+    let wait = concurrency.on_conflict == crate::plan::OnConflict::Wait;
+    let guard = shared
+        .control
+        .acquire(&shared.run_id, &key, wait, shared.events.as_ref(), &cancel.run)
+        .await
+        .map_err(|e| {
+            let status = if cancel.run.is_cancelled() {
+                Status::Cancelled
+            } else {
+                Status::Failed
+            };
+            (status, shared.redact(&e))
+        })?;
+    Ok(Some(guard))
 }
 
 struct RunState {
@@ -158,7 +199,10 @@ async fn run_phases(shared: &Arc<Shared>, cancel: &Cancel, run: &mut RunState) {
                 phase: "undo".into(),
             });
             for undo in undos {
-                let record = run_step(shared.clone(), undo.clone(), cancel.all.child_token()).await;
+                let record = match shared.finished.get(&undo.id) {
+                    Some(done) => done.clone(),
+                    None => run_step(shared.clone(), undo.clone(), cancel.all.child_token()).await,
+                };
                 run.records.insert(undo.id.clone(), record);
             }
         }

@@ -58,6 +58,14 @@ pub async fn run_section(
             if !step.needs.iter().all(|&j| records[j].is_some()) {
                 continue;
             }
+            // Finished before the run was interrupted: kept as it was.
+            if let Some(done) = shared.finished.get(&step.id) {
+                started[i] = true;
+                progressed = true;
+                completed.push(i);
+                records[i] = Some(done.clone());
+                continue;
+            }
             let blocker = step.needs.iter().find(|&&j| {
                 records[j]
                     .as_ref()
@@ -90,6 +98,7 @@ pub async fn run_section(
                         duration_ms: 0,
                         error: record.error.clone(),
                         outputs: None,
+                        result: serde_json::Value::Null,
                     });
                     records[i] = Some(record);
                 }

@@ -55,6 +55,12 @@ pub struct Shared {
     pub resources: crate::step::Resources,
     /// Why the run's steps are being stopped (its timeout), if known.
     pub stop_reason: Mutex<Option<String>>,
+    /// The run's host.
+    pub control: Arc<dyn super::control::Control>,
+    /// Steps a resumed run had finished: not run again.
+    pub finished: std::collections::HashMap<String, StepRecord>,
+    /// Attempts a resumed run's unfinished steps had started.
+    pub prior_attempts: std::collections::HashMap<String, u32>,
 }
 
 impl Shared {
@@ -68,7 +74,16 @@ impl Shared {
             })
             .collect();
         let secrets: indexmap::IndexMap<&str, &str> = request.secrets.iter().collect();
-        Shared {
+        let (finished, prior_attempts, started_at) = match &request.resume {
+            Some(r) => (r.finished.clone(), r.attempts.clone(), r.started_at),
+            None => Default::default(),
+        };
+        let started_at = if request.resume.is_some() {
+            started_at
+        } else {
+            chrono::Utc::now()
+        };
+        let shared = Shared {
             run_id: request.run_id.clone(),
             plan,
             renderer: Renderer::default(),
@@ -85,7 +100,7 @@ impl Shared {
             workdir: request.workdir.clone(),
             trigger: request.trigger.clone(),
             started: Instant::now(),
-            started_at: chrono::Utc::now(),
+            started_at,
             status: Mutex::new(Status::Running),
             slots: request.plan.max_parallel.map(|n| {
                 Arc::new(tokio::sync::Semaphore::new(
@@ -94,7 +109,14 @@ impl Shared {
             }),
             resources: crate::step::Resources::default(),
             stop_reason: Mutex::new(None),
+            control: request.control.clone(),
+            finished,
+            prior_attempts,
+        };
+        for (id, record) in &shared.finished {
+            shared.record(id, record);
         }
+        shared
     }
 
     /// Renders vars and the run's environment, in order.
@@ -167,9 +189,10 @@ impl Shared {
             workdir: &self.workdir,
             env: &self.run_env,
             cancel,
-            events: self.events.as_ref(),
+            events: &self.events,
             redactor: &self.redactor,
             resources: &self.resources,
+            control: self.control.as_ref(),
         }
     }
 

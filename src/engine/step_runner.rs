@@ -33,6 +33,7 @@ pub async fn run_step(
         duration_ms: record.duration_ms,
         error: record.error.clone(),
         outputs: (record.outputs != serde_json::json!({})).then(|| record.outputs.clone()),
+        result: record.result.clone(),
     });
     record
 }

@@ -40,7 +40,8 @@ pub(crate) fn status_style(status: Status) -> (Style, &'static str) {
         Status::Failed | Status::TimedOut => (color(AnsiColor::Red), "✗"),
         Status::Cancelled => (color(AnsiColor::Yellow), "⊘"),
         Status::Skipped => (Style::new().dimmed(), "-"),
-        Status::Pending | Status::Running => (Style::new(), "…"),
+        Status::Interrupted => (color(AnsiColor::Yellow), "!"),
+        Status::Pending | Status::Running | Status::Waiting => (Style::new(), "…"),
     }
 }
 
@@ -57,6 +58,49 @@ pub(crate) fn describe(event: &RunEvent) -> Option<String> {
                 "run {run_id} of {runbook} started by {} ({})",
                 trigger.actor, trigger.kind
             )
+        }
+        RunEvent::RunResumed { by, finished_steps } => format!(
+            "run resumed by {} ({}); {finished_steps} finished {} kept",
+            by.actor,
+            by.kind,
+            if *finished_steps == 1 { "step" } else { "steps" }
+        ),
+        RunEvent::ConcurrencyWaiting { key, holder } => match holder {
+            Some(run) => format!("waiting: run {run} holds the concurrency key `{key}`"),
+            None => format!("waiting: another run holds the concurrency key `{key}`"),
+        },
+        RunEvent::ConcurrencyAcquired { key, waited_ms } => {
+            if *waited_ms == 0 {
+                return None;
+            }
+            format!("concurrency key `{key}` acquired after {waited_ms}ms")
+        }
+        RunEvent::ApprovalRequested {
+            step,
+            message,
+            approvers,
+        } => {
+            let who = if approvers.is_empty() {
+                String::new()
+            } else {
+                format!(" (approvers: {})", approvers.join(", "))
+            };
+            format!("{step} waits for approval{who}: {message}")
+        }
+        RunEvent::ApprovalDecided {
+            step,
+            approved,
+            by,
+            comment,
+            via,
+            ..
+        } => {
+            let verdict = if *approved { "approved" } else { "rejected" };
+            let comment = comment
+                .as_deref()
+                .map(|c| format!(": {c}"))
+                .unwrap_or_default();
+            format!("{step} {verdict} by {by} ({via}){comment}")
         }
         RunEvent::AttemptStarted {
             step,

@@ -23,7 +23,7 @@ pub use runbook::{
 pub use scalar::{FromScalar, OneOrMany, Scalar, StrOr};
 pub use spanned::{Lenient, Spanned};
 pub use sql::SqlSpec;
-pub use step::{RetryOnSpec, RetrySpec, ShellSpec, StepSpec};
+pub use step::{ApprovalSpec, RetryOnSpec, RetrySpec, ShellSpec, StepSpec};
 pub use template_file::{ParamSpec, StepTemplateSpec};
 
 use crate::diagnostic::{Diagnostic, did_you_mean};

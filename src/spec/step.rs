@@ -8,7 +8,7 @@ use super::scalar::{FromScalar, OneOrMany, Scalar, StrOr};
 use super::spanned::Spanned;
 
 /// One step: common fields, and exactly one kind (`shell`, `sleep`, `http`,
-/// `notify`, `sql` or `uses`).
+/// `notify`, `sql`, `approval`, `runbook` or `uses`).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepSpec {
@@ -47,6 +47,16 @@ pub struct StepSpec {
     pub notify: Option<Spanned<super::notify::NotifySpec>>,
     /// Run SQL on PostgreSQL: a `query` with `params`, or a `script`.
     pub sql: Option<Spanned<super::sql::SqlSpec>>,
+    /// Wait until someone approves (or rejects) the run going on:
+    /// `approval: MESSAGE` or `{ message, approvers, timeout }`.
+    pub approval: Option<Spanned<StrOr<ApprovalSpec>>>,
+    /// Run another runbook of the project as a child run and wait for it;
+    /// its inputs go in `inputs:`.
+    pub runbook: Option<Spanned<String>>,
+    /// Inputs of the `runbook` started by this step (templates in this
+    /// runbook's context).
+    #[serde(default)]
+    pub inputs: IndexMap<Spanned<String>, Spanned<serde_json::Value>>,
     /// Expand a step template from `steps/<name>.yaml`.
     pub uses: Option<Spanned<String>>,
     /// Parameters of the `uses` template (templates in the caller's context).
@@ -77,6 +87,30 @@ impl FromScalar for ShellSpec {
             cwd: None,
             env: IndexMap::new(),
             interpreter: None,
+        }
+    }
+}
+
+/// An `approval` step in full form.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalSpec {
+    /// What is to be approved (a template), shown to the approvers.
+    pub message: Spanned<String>,
+    /// Who may decide (user names as `steward approve` sees them, the CI
+    /// actor, a chat user); default: anyone who can reach the run store.
+    #[serde(default)]
+    pub approvers: Vec<Spanned<String>>,
+    /// How long to wait for a decision, e.g. `30m`; then the step fails.
+    pub timeout: Option<Spanned<Scalar>>,
+}
+
+impl FromScalar for ApprovalSpec {
+    fn from_scalar(message: String) -> Self {
+        ApprovalSpec {
+            message: Spanned::new(Default::default(), message),
+            approvers: Vec::new(),
+            timeout: None,
         }
     }
 }

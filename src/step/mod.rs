@@ -1,8 +1,10 @@
 //! Step kinds, one module per YAML key, all behind [`Execute`].
 
+pub mod approval;
 pub mod http;
 pub mod notify;
 mod resources;
+pub mod runbook;
 pub mod shell;
 pub mod sleep;
 pub mod sql;
@@ -37,11 +39,13 @@ pub struct StepContext<'a> {
     /// Cancelled on Ctrl-C, on the run's timeout or the attempt's.
     pub cancel: &'a CancellationToken,
     /// Where live output goes.
-    pub events: &'a dyn EventSink,
+    pub events: &'a std::sync::Arc<dyn EventSink>,
     /// Masks secret values.
     pub redactor: &'a Redactor,
     /// Connection pools and other per-run resources.
     pub resources: &'a Resources,
+    /// The run's host (approvals, child runs).
+    pub control: &'a dyn crate::engine::control::Control,
 }
 
 /// How an attempt went, as a step kind reports it.
@@ -99,6 +103,8 @@ impl StepKind {
             StepKind::Http(s) => s.describe(ctx),
             StepKind::Notify(s) => s.describe(ctx),
             StepKind::Sql(s) => s.describe(ctx),
+            StepKind::Approval(s) => s.describe(ctx),
+            StepKind::Runbook(s) => s.describe(ctx),
         }
     }
 
@@ -118,6 +124,8 @@ impl StepKind {
                     .unwrap_or_default()
             ),
             StepKind::Sql(s) => s.run.text().source.clone(),
+            StepKind::Approval(s) => format!("approval: {}", s.message.source),
+            StepKind::Runbook(s) => format!("runbook {}", s.name),
         }
     }
 
@@ -129,6 +137,8 @@ impl StepKind {
             StepKind::Http(s) => s.execute(ctx).await,
             StepKind::Notify(s) => s.execute(ctx).await,
             StepKind::Sql(s) => s.execute(ctx).await,
+            StepKind::Approval(s) => s.execute(ctx).await,
+            StepKind::Runbook(s) => s.execute(ctx).await,
         }
     }
 

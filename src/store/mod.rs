@@ -5,6 +5,9 @@
 //! embedded default at `.steward/steward.db`. A PostgreSQL store will
 //! implement the same trait.
 
+mod approvals;
+mod locks;
+mod record;
 mod schema;
 mod sink;
 mod sqlite;
@@ -17,6 +20,7 @@ use serde::Serialize;
 
 use crate::events::RunEvent;
 
+pub use locks::Lease;
 pub use sink::StoreSink;
 pub use sqlite::SqliteStore;
 
@@ -69,6 +73,15 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    /// A lock file beside the database could not be used.
+    #[error("the run store {}: can't use its lock files: {source}", path.display())]
+    Lock {
+        /// The database file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The folder of the database could not be created.
     #[error("can't create the folder of the run store {}: {source}", path.display())]
     Folder {
@@ -100,8 +113,11 @@ pub struct AuditLine {
 pub struct RunFilter {
     /// Only runs of this runbook.
     pub runbook: Option<String>,
-    /// Only runs with this status (`succeeded`, `failed`, `running`…).
+    /// Only runs with this status (`succeeded`, `failed`, `running`,
+    /// `interrupted`…).
     pub status: Option<String>,
+    /// Only children of this run.
+    pub parent: Option<String>,
     /// At most this many (the newest).
     pub limit: Option<usize>,
 }
@@ -113,7 +129,8 @@ pub struct RunRecord {
     pub id: String,
     /// Runbook name.
     pub runbook: String,
-    /// `running` until the run finishes, then its final status.
+    /// `running` or `waiting` until the run finishes, then its final
+    /// status; `interrupted` when its process died.
     pub status: String,
     /// What started it: `cli`, `ci`…
     pub trigger_kind: String,
@@ -137,6 +154,10 @@ pub struct RunRecord {
     pub outputs: Option<serde_json::Value>,
     /// Why it failed.
     pub error: Option<String>,
+    /// The run that started this one (a `runbook` step), if any.
+    pub parent_run_id: Option<String>,
+    /// The parent's step.
+    pub parent_step: Option<String>,
 }
 
 /// A stored step: its last known state.
@@ -150,8 +171,10 @@ pub struct StepRecord {
     pub attempts: u32,
     /// Total time, once finished.
     pub duration_ms: Option<u64>,
-    /// The last finished attempt (`attempt_finished` as JSON).
+    /// Its `result`, once finished.
     pub result: Option<serde_json::Value>,
+    /// The last finished attempt (`attempt_finished` as JSON).
+    pub attempt: Option<serde_json::Value>,
     /// Its outputs.
     pub outputs: Option<serde_json::Value>,
     /// Why it failed or was skipped.
@@ -166,6 +189,80 @@ pub struct RunDetail {
     pub run: RunRecord,
     /// Its steps.
     pub steps: Vec<StepRecord>,
+    /// Its `approval` steps' requests and decisions.
+    pub approvals: Vec<ApprovalRecord>,
+    /// The runs its `runbook` steps started.
+    pub children: Vec<RunRecord>,
+}
+
+/// An `approval` step's request and, once made, its decision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApprovalRecord {
+    /// Step id.
+    pub step: String,
+    /// What is to be approved.
+    pub message: String,
+    /// Who may decide; empty: anyone.
+    pub approvers: Vec<String>,
+    /// RFC 3339.
+    pub requested_at: String,
+    /// The decision, once made.
+    pub decision: Option<Decision>,
+}
+
+/// Who approved or rejected an `approval` step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    /// Approved (else rejected).
+    pub approved: bool,
+    /// Who decided.
+    pub by: String,
+    /// Their comment.
+    pub comment: Option<String>,
+    /// How: `terminal`, `cli`, `pre-approved`, `api`, `slack`…
+    pub via: String,
+    /// RFC 3339.
+    pub decided_at: String,
+}
+
+/// Why a decision was not taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The run has no such step waiting for approval.
+    #[error("step `{step}` of run {run} is not waiting for an approval")]
+    NotWaiting {
+        /// Run id.
+        run: String,
+        /// Step id.
+        step: String,
+    },
+    /// Someone decided first.
+    #[error("step `{step}` was already {} by {by}", if *approved { "approved" } else { "rejected" })]
+    AlreadyDecided {
+        /// Step id.
+        step: String,
+        /// Their decision.
+        approved: bool,
+        /// Who.
+        by: String,
+    },
+    /// The person is not among the step's approvers.
+    #[error("{who} may not decide on step `{step}`: its approvers are {}", approvers.join(", "))]
+    NotAnApprover {
+        /// Step id.
+        step: String,
+        /// Who tried.
+        who: String,
+        /// Who may.
+        approvers: Vec<String>,
+    },
+}
+
+/// Who holds a concurrency key, when it is taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// The holding run's id, when it could be read.
+    pub holder: Option<String>,
 }
 
 /// One stored output line of a step.
@@ -215,8 +312,46 @@ pub trait RunStore: Send + Sync {
     fn audit_lines(&self, run_id: &str) -> Result<Vec<AuditLine>, StoreError>;
 
     /// A run's log lines in order (the last [`LOG_LINES_PER_STEP`] of each
-    /// step).
-    fn logs(&self, run_id: &str) -> Result<Vec<LogLine>, StoreError>;
+    /// step), with a cursor for [`logs_after`](Self::logs_after).
+    fn logs(&self, run_id: &str) -> Result<Vec<LogLine>, StoreError> {
+        self.logs_after(run_id, 0).map(|(lines, _)| lines)
+    }
+
+    /// The log lines recorded after `cursor` (0: from the start) and the
+    /// cursor to continue from (`steward logs --follow`).
+    fn logs_after(&self, run_id: &str, cursor: i64)
+    -> Result<(Vec<LogLine>, i64), StoreError>;
+
+    /// Keeps the compiled plan of a run, so that `resume` runs what was
+    /// started even if the runbook changed since.
+    fn save_plan(&self, run_id: &str, plan_json: &str) -> Result<(), StoreError>;
+
+    /// The plan saved for a run.
+    fn load_plan(&self, run_id: &str) -> Result<Option<String>, StoreError>;
+
+    /// Marks `run_id` as owned by this process for as long as the lease
+    /// lives (a process that dies releases it); `None` when another live
+    /// process owns it.
+    fn claim_run(&self, run_id: &str) -> Result<Option<Lease>, StoreError>;
+
+    /// Whether a live process owns the run.
+    fn run_alive(&self, run_id: &str) -> Result<bool, StoreError>;
+
+    /// Takes a concurrency key for `run_id` if no live run holds it.
+    fn try_concurrency_key(&self, key: &str, run_id: &str) -> Result<Result<Lease, Held>, StoreError>;
+
+    /// The decision on an `approval` step, once someone made it and no
+    /// `approval_decided` event has consumed it yet.
+    fn decision(&self, run_id: &str, step: &str) -> Result<Option<Decision>, StoreError>;
+
+    /// Records a decision on a waiting `approval` step; the first decision
+    /// wins.
+    fn decide(
+        &self,
+        run_id: &str,
+        step: &str,
+        decision: &Decision,
+    ) -> Result<Result<(), Refusal>, StoreError>;
 
     /// Deletes the runs that started more than `older_than` ago and are no
     /// longer running, with everything recorded for them; returns their ids.

@@ -63,6 +63,36 @@ CREATE TABLE logs (
 );
 CREATE INDEX logs_step ON logs (run_id, step_id, id);
 ",
+    // 2: child runs, the plan of each run (for resume), approvals; a step's
+    // `result_json` is now its result, its last attempt moves to `attempt_json`.
+    r"
+ALTER TABLE runs ADD COLUMN parent_run_id TEXT;
+ALTER TABLE runs ADD COLUMN parent_step TEXT;
+CREATE INDEX runs_parent ON runs (parent_run_id);
+
+ALTER TABLE steps ADD COLUMN attempt_json TEXT;
+UPDATE steps SET attempt_json = result_json, result_json = NULL;
+
+CREATE TABLE plans (
+    run_id    TEXT PRIMARY KEY,
+    plan_json TEXT NOT NULL
+);
+
+CREATE TABLE approvals (
+    run_id         TEXT NOT NULL,
+    step_id        TEXT NOT NULL,
+    message        TEXT NOT NULL,
+    approvers_json TEXT NOT NULL,
+    requested_at   TEXT NOT NULL,
+    decision       TEXT CHECK (decision IN ('approved', 'rejected')),
+    decided_by     TEXT,
+    comment        TEXT,
+    via            TEXT,
+    decided_at     TEXT,
+    consumed       INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, step_id)
+);
+",
 ];
 
 /// Applies the scripts of `migrations` the database lacks, each in its own

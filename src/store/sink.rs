@@ -25,10 +25,10 @@ struct Pending {
     committed: Option<SyncSender<()>>,
 }
 
-/// Records every event of one run in a [`RunStore`]. Every event but output
-/// lines also gets an audit line, chained like the file trail's (the store
-/// keeps its own chain: same format, its own timestamps), so
-/// `steward audit export` yields a verifiable trail.
+/// Records every event of one run in a [`RunStore`]. Fed by the
+/// [`AuditSink`](crate::audit::AuditSink) through [`record`](Self::record),
+/// each event comes with the file trail's audit line. Used as an
+/// [`EventSink`] on its own, it chains the lines itself.
 pub struct StoreSink {
     head: Mutex<ChainHead>,
     queue: Mutex<Option<Sender<Pending>>>,
@@ -77,6 +77,14 @@ impl StoreSink {
         }
     }
 
+    /// Records `event` with the audit line another writer made for it (the
+    /// file trail's, so both are the same chain).
+    pub fn record(&self, event: &RunEvent, audit: Option<AuditLine>) {
+        if let Err(e) = self.enqueue(event, audit) {
+            note(&self.error, e);
+        }
+    }
+
     fn send(&self, event: &RunEvent) -> Result<(), String> {
         let audit = if matches!(event, RunEvent::Output { .. }) {
             None
@@ -93,10 +101,21 @@ impl StoreSink {
                 line: line.trim_end_matches('\n').to_owned(),
             })
         };
+        self.enqueue(event, audit)
+    }
+
+    fn enqueue(&self, event: &RunEvent, audit: Option<AuditLine>) -> Result<(), String> {
+        // What others act on is committed before `emit` returns: a step's
+        // record before its dependents start, a request for approval before
+        // anyone is told to approve it.
         let durable = matches!(
             event,
             RunEvent::RunStarted { .. }
+                | RunEvent::RunResumed { .. }
                 | RunEvent::StepFinished { .. }
+                | RunEvent::ApprovalRequested { .. }
+                | RunEvent::ApprovalDecided { .. }
+                | RunEvent::ConcurrencyWaiting { .. }
                 | RunEvent::RunFinished { .. }
         );
         let (ack, committed) = if durable {

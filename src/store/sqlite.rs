@@ -5,15 +5,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::Utc;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::schema::{MIGRATIONS, migrate};
+use super::record;
 use super::{
-    AuditLine, LOG_LINES_PER_STEP, LogLine, RunDetail, RunFilter, RunRecord, RunStore, StepRecord,
-    StoreError,
+    AuditLine, Decision, Held, Lease, LogLine, Refusal, RunDetail, RunFilter,
+    RunRecord, RunStore, StepRecord, StoreError, approvals, locks,
 };
-use crate::events::{OutputStream, RunEvent};
+use crate::events::RunEvent;
 
 /// How long a statement waits for another process's lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -108,16 +109,13 @@ fn int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-fn json(value: &serde_json::Value) -> Result<String, StoreError> {
-    Ok(serde_json::to_string(value)?)
-}
-
 fn parse_json(text: Option<String>) -> Option<serde_json::Value> {
     text.and_then(|t| serde_json::from_str(&t).ok())
 }
 
 const RUN_COLUMNS: &str = "id, runbook, status, trigger_kind, actor, origin, source_path, \
-     source_sha256, inputs_json, started_at, finished_at, duration_ms, outputs_json, error";
+     source_sha256, inputs_json, started_at, finished_at, duration_ms, outputs_json, error, \
+     parent_run_id, parent_step";
 
 fn run_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
     Ok(RunRecord {
@@ -137,6 +135,8 @@ fn run_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
             .map(|d| u64::try_from(d).unwrap_or(0)),
         outputs: parse_json(row.get(12)?),
         error: row.get(13)?,
+        parent_run_id: row.get(14)?,
+        parent_step: row.get(15)?,
     })
 }
 
@@ -151,6 +151,7 @@ fn step_row(row: &Row<'_>) -> rusqlite::Result<StepRecord> {
         result: parse_json(row.get(4)?),
         outputs: parse_json(row.get(5)?),
         error: row.get(6)?,
+        attempt: parse_json(row.get(7)?),
     })
 }
 
@@ -185,19 +186,42 @@ impl RunStore for SqliteStore {
     }
 
     fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
-        let conn = self.conn();
-        let read = self.err("can't list runs");
-        let mut stmt = conn
-            .prepare(&format!(
-                "SELECT {RUN_COLUMNS} FROM runs WHERE (?1 IS NULL OR runbook = ?1) \
-                 AND (?2 IS NULL OR status = ?2) ORDER BY started_ms DESC, id DESC LIMIT ?3"
-            ))
-            .map_err(&read)?;
-        let limit = filter.limit.map_or(-1, |l| int(l as u64));
-        let rows = stmt
-            .query_map(params![filter.runbook, filter.status, limit], run_row)
-            .map_err(&read)?;
-        rows.collect::<Result<_, _>>().map_err(read)
+        // `running`, `waiting` and `interrupted` are told apart by whether a
+        // live process owns the run, so they are filtered after the query.
+        let live_status = filter
+            .status
+            .as_deref()
+            .filter(|s| matches!(*s, "running" | "waiting" | "interrupted"));
+        let mut runs: Vec<RunRecord> = {
+            let conn = self.conn();
+            let read = self.err("can't list runs");
+            let (status_sql, limit) = match live_status {
+                Some(_) => ("status IN ('running', 'waiting')", -1),
+                None => ("(?2 IS NULL OR status = ?2)", filter.limit.map_or(-1, |l| int(l as u64))),
+            };
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT {RUN_COLUMNS} FROM runs WHERE (?1 IS NULL OR runbook = ?1) \
+                     AND {status_sql} AND (?4 IS NULL OR parent_run_id = ?4) \
+                     ORDER BY started_ms DESC, id DESC LIMIT ?3"
+                ))
+                .map_err(&read)?;
+            let status = if live_status.is_some() { None } else { filter.status.clone() };
+            let rows = stmt
+                .query_map(params![filter.runbook, status, limit, filter.parent], run_row)
+                .map_err(&read)?;
+            rows.collect::<Result<_, _>>().map_err(read)?
+        };
+        for run in &mut runs {
+            self.mark_interrupted(run)?;
+        }
+        if let Some(wanted) = live_status {
+            runs.retain(|r| r.status == wanted);
+            if let Some(limit) = filter.limit {
+                runs.truncate(limit);
+            }
+        }
+        Ok(runs)
     }
 
     fn get_run(&self, run_id: &str) -> Result<Option<RunDetail>, StoreError> {
@@ -211,11 +235,11 @@ impl RunStore for SqliteStore {
             )
             .optional()
             .map_err(&read)?;
-        let Some(run) = run else { return Ok(None) };
+        let Some(mut run) = run else { return Ok(None) };
         let mut stmt = conn
             .prepare(
                 "SELECT step_id, status, attempts, duration_ms, result_json, outputs_json, \
-                 error FROM steps WHERE run_id = ?1 ORDER BY ord",
+                 error, attempt_json FROM steps WHERE run_id = ?1 ORDER BY ord",
             )
             .map_err(&read)?;
         let steps = stmt
@@ -223,7 +247,20 @@ impl RunStore for SqliteStore {
             .map_err(&read)?
             .collect::<Result<_, _>>()
             .map_err(&read)?;
-        Ok(Some(RunDetail { run, steps }))
+        let approvals = approvals::of_run(&conn, run_id).map_err(&read)?;
+        drop(stmt);
+        drop(conn);
+        self.mark_interrupted(&mut run)?;
+        let children = self.list_runs(&RunFilter {
+            parent: Some(run_id.to_owned()),
+            ..RunFilter::default()
+        })?;
+        Ok(Some(RunDetail {
+            run,
+            steps,
+            approvals,
+            children,
+        }))
     }
 
     fn audit_lines(&self, run_id: &str) -> Result<Vec<AuditLine>, StoreError> {
@@ -243,22 +280,92 @@ impl RunStore for SqliteStore {
         rows.collect::<Result<_, _>>().map_err(read)
     }
 
-    fn logs(&self, run_id: &str) -> Result<Vec<LogLine>, StoreError> {
+    fn logs_after(&self, run_id: &str, cursor: i64) -> Result<(Vec<LogLine>, i64), StoreError> {
         let conn = self.conn();
         let read = self.err("can't read logs");
         let mut stmt = conn
-            .prepare("SELECT step_id, stream, line FROM logs WHERE run_id = ?1 ORDER BY id")
+            .prepare_cached(
+                "SELECT id, step_id, stream, line FROM logs WHERE run_id = ?1 AND id > ?2 \
+                 ORDER BY id",
+            )
             .map_err(&read)?;
+        let mut last = cursor;
         let rows = stmt
-            .query_map([run_id], |r| {
-                Ok(LogLine {
-                    step: r.get(0)?,
-                    stream: r.get(1)?,
-                    line: r.get(2)?,
-                })
+            .query_map(params![run_id, cursor], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    LogLine {
+                        step: r.get(1)?,
+                        stream: r.get(2)?,
+                        line: r.get(3)?,
+                    },
+                ))
             })
             .map_err(&read)?;
-        rows.collect::<Result<_, _>>().map_err(read)
+        let mut lines = Vec::new();
+        for row in rows {
+            let (id, line) = row.map_err(&read)?;
+            last = last.max(id);
+            lines.push(line);
+        }
+        Ok((lines, last))
+    }
+
+    fn save_plan(&self, run_id: &str, plan_json: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT INTO plans (run_id, plan_json) VALUES (?1, ?2) \
+                 ON CONFLICT (run_id) DO UPDATE SET plan_json = excluded.plan_json",
+                [run_id, plan_json],
+            )
+            .map(|_| ())
+            .map_err(self.err("can't save the run's plan"))
+    }
+
+    fn load_plan(&self, run_id: &str) -> Result<Option<String>, StoreError> {
+        self.conn()
+            .query_row("SELECT plan_json FROM plans WHERE run_id = ?1", [run_id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(self.err("can't read the run's plan"))
+    }
+
+    fn claim_run(&self, run_id: &str) -> Result<Option<Lease>, StoreError> {
+        locks::claim_run(&self.path, run_id)
+    }
+
+    fn run_alive(&self, run_id: &str) -> Result<bool, StoreError> {
+        locks::run_alive(&self.path, run_id)
+    }
+
+    fn try_concurrency_key(
+        &self,
+        key: &str,
+        run_id: &str,
+    ) -> Result<Result<Lease, Held>, StoreError> {
+        locks::try_key(&self.path, key, run_id)
+    }
+
+    fn decision(&self, run_id: &str, step: &str) -> Result<Option<Decision>, StoreError> {
+        approvals::pending_decision(&self.conn(), run_id, step)
+            .map_err(self.err("can't read an approval"))
+    }
+
+    fn decide(
+        &self,
+        run_id: &str,
+        step: &str,
+        decision: &Decision,
+    ) -> Result<Result<(), Refusal>, StoreError> {
+        let mut conn = self.conn();
+        let write = self.err("can't record a decision");
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&write)?;
+        let outcome = approvals::decide(&tx, run_id, step, decision).map_err(&write)?;
+        tx.commit().map_err(write)?;
+        Ok(outcome)
     }
 
     fn prune(&self, older_than: Duration) -> Result<Vec<String>, StoreError> {
@@ -280,7 +387,7 @@ impl RunStore for SqliteStore {
             rows.collect::<Result<_, _>>().map_err(&write)?
         };
         for id in &ids {
-            for table in ["logs", "events", "steps"] {
+            for table in ["logs", "events", "steps", "approvals", "plans"] {
                 tx.execute(&format!("DELETE FROM {table} WHERE run_id = ?1"), [id])
                     .map_err(&write)?;
             }
@@ -292,16 +399,6 @@ impl RunStore for SqliteStore {
     }
 }
 
-/// Keeps the last `LOG_LINES_PER_STEP` log lines of a step.
-fn trim_logs(tx: &rusqlite::Transaction<'_>, run_id: &str, step: &str) -> rusqlite::Result<usize> {
-    tx.prepare_cached(
-        "DELETE FROM logs WHERE run_id = ?1 AND step_id = ?2 AND id <= \
-         (SELECT id FROM logs WHERE run_id = ?1 AND step_id = ?2 \
-          ORDER BY id DESC LIMIT 1 OFFSET ?3)",
-    )?
-    .execute(params![run_id, step, int(LOG_LINES_PER_STEP as u64)])
-}
-
 impl SqliteStore {
     /// Writes one event (and its audit line) inside `tx`.
     fn apply(
@@ -311,138 +408,17 @@ impl SqliteStore {
         event: &RunEvent,
         audit: Option<&AuditLine>,
     ) -> Result<(), StoreError> {
-        let write = self.err("can't record an event");
-        match event {
-            RunEvent::RunStarted {
-                runbook,
-                source_path,
-                source_sha256,
-                inputs,
-                trigger,
-                started_at,
-                ..
-            } => {
-                let started_ms = DateTime::parse_from_rfc3339(started_at)
-                    .map_or_else(|_| Utc::now().timestamp_millis(), |t| t.timestamp_millis());
-                tx.prepare_cached(
-                    "INSERT INTO runs (id, runbook, status, trigger_kind, actor, origin, \
-                     source_path, source_sha256, inputs_json, started_at, started_ms) \
-                     VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                )
-                .map_err(&write)?
-                .execute(params![
-                    run_id,
-                    runbook,
-                    trigger.kind,
-                    trigger.actor,
-                    trigger.origin,
-                    source_path,
-                    source_sha256,
-                    json(inputs)?,
-                    started_at,
-                    started_ms
-                ])
-                .map_err(&write)?;
-            }
-            RunEvent::AttemptStarted { step, attempt, .. } => {
-                tx.prepare_cached(
-                    "INSERT INTO steps (run_id, step_id, ord, status, attempts) VALUES \
-                     (?1, ?2, (SELECT COALESCE(MAX(ord), 0) + 1 FROM steps WHERE run_id = ?1), \
-                     'running', ?3) ON CONFLICT (run_id, step_id) DO UPDATE SET \
-                     status = 'running', attempts = MAX(attempts, excluded.attempts)",
-                )
-                .map_err(&write)?
-                .execute(params![run_id, step, attempt])
-                .map_err(&write)?;
-            }
-            RunEvent::Output { step, stream, line } => {
-                let stream = match stream {
-                    OutputStream::Stdout => "stdout",
-                    OutputStream::Stderr => "stderr",
-                };
-                tx.prepare_cached(
-                    "INSERT INTO logs (run_id, step_id, stream, line) VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(&write)?
-                .execute(params![run_id, step, stream, line])
-                .map_err(&write)?;
-                // Trim to the last lines now and then (and when the step
-                // ends), not on every line.
-                if tx.last_insert_rowid() % 256 == 0 {
-                    trim_logs(tx, run_id, step).map_err(&write)?;
-                }
-            }
-            RunEvent::AttemptFinished { step, .. } => {
-                tx.prepare_cached(
-                    "UPDATE steps SET result_json = ?3 WHERE run_id = ?1 AND step_id = ?2",
-                )
-                .map_err(&write)?
-                .execute(params![run_id, step, serde_json::to_string(event)?])
-                .map_err(&write)?;
-            }
-            RunEvent::StepFinished {
-                step,
-                status,
-                attempts,
-                duration_ms,
-                error,
-                outputs,
-            } => {
-                let outputs = outputs.as_ref().map(json).transpose()?;
-                tx.prepare_cached(
-                    "INSERT INTO steps (run_id, step_id, ord, status, attempts, duration_ms, \
-                     outputs_json, error) VALUES (?1, ?2, \
-                     (SELECT COALESCE(MAX(ord), 0) + 1 FROM steps WHERE run_id = ?1), \
-                     ?3, ?4, ?5, ?6, ?7) ON CONFLICT (run_id, step_id) DO UPDATE SET \
-                     status = excluded.status, attempts = excluded.attempts, \
-                     duration_ms = excluded.duration_ms, outputs_json = excluded.outputs_json, \
-                     error = excluded.error",
-                )
-                .map_err(&write)?
-                .execute(params![
-                    run_id,
-                    step,
-                    status.as_str(),
-                    attempts,
-                    int(*duration_ms),
-                    outputs,
-                    error
-                ])
-                .map_err(&write)?;
-                trim_logs(tx, run_id, step).map_err(&write)?;
-            }
-            RunEvent::Phase { .. } => {}
-            RunEvent::RunFinished {
-                status,
-                duration_ms,
-                outputs,
-                error,
-            } => {
-                tx.prepare_cached(
-                    "UPDATE runs SET status = ?2, finished_at = ?3, duration_ms = ?4, \
-                     outputs_json = ?5, error = ?6 WHERE id = ?1",
-                )
-                .map_err(&write)?
-                .execute(params![
-                    run_id,
-                    status.as_str(),
-                    Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
-                    int(*duration_ms),
-                    json(outputs)?,
-                    error
-                ])
-                .map_err(&write)?;
-            }
-        }
-        if let Some(audit) = audit {
-            tx.prepare_cached("INSERT INTO events (run_id, seq, line) VALUES (?1, ?2, ?3)")
-                .map_err(&write)?
-                .execute(params![
-                    run_id,
-                    int(audit.seq),
-                    audit.line.trim_end_matches('\n')
-                ])
-                .map_err(&write)?;
+        record::apply(tx, run_id, event, audit).map_err(|e| match e {
+            record::Error::Sql(e) => classify(&self.path, "can't record an event", e),
+            record::Error::Json(e) => StoreError::Json(e),
+        })
+    }
+
+    /// A run recorded as `running` or `waiting` whose process is gone is
+    /// `interrupted`.
+    fn mark_interrupted(&self, run: &mut RunRecord) -> Result<(), StoreError> {
+        if matches!(run.status.as_str(), "running" | "waiting") && !self.run_alive(&run.id)? {
+            run.status = "interrupted".to_owned();
         }
         Ok(())
     }

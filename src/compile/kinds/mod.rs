@@ -1,8 +1,10 @@
 //! The kind-specific part of a step: one module per kind.
 
+mod approval;
 pub mod http;
 mod net;
 pub mod notify;
+mod runbook;
 mod shell;
 mod sql;
 
@@ -10,18 +12,26 @@ use crate::diagnostic::Diagnostic;
 use crate::plan::{SleepStep, StepKind};
 use crate::spec::StepSpec;
 
-use super::scope::{Checker, Scope, StepRef};
-use super::values::{self, Params};
+use super::scope::{Scope, StepRef};
+use super::step::StepEnv;
+use super::values;
 
 /// Compiles whichever kind the step has (`uses` is expanded by the caller).
 pub fn compile_kind(
     spec: &StepSpec,
-    checker: &Checker,
+    env: &StepEnv,
     scope: &Scope,
-    params: Option<&Params>,
     diagnostics: &mut Vec<Diagnostic>,
     refs: &mut Vec<StepRef>,
 ) -> Option<StepKind> {
+    let (checker, params) = (env.checker, env.params);
+    if let Some(approval) = &spec.approval {
+        return approval::compile(approval, checker, scope, params, diagnostics, refs)
+            .map(StepKind::Approval);
+    }
+    if let Some(name) = &spec.runbook {
+        return runbook::compile(name, spec, env, scope, diagnostics, refs).map(StepKind::Runbook);
+    }
     if let Some(shell) = &spec.shell {
         return shell::compile(shell, checker, scope, diagnostics, refs).map(StepKind::Shell);
     }

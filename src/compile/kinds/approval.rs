@@ -1,0 +1,62 @@
+//! `approval:`
+
+use crate::diagnostic::Diagnostic;
+use crate::plan::ApprovalStep;
+use crate::spec::{ApprovalSpec, Spanned, StrOr};
+use crate::template::Escape;
+
+use super::super::scope::{Checker, Scope, StepRef};
+use super::super::values::{self, Params};
+
+pub(super) fn compile(
+    approval: &Spanned<StrOr<ApprovalSpec>>,
+    checker: &Checker,
+    scope: &Scope,
+    params: Option<&Params>,
+    diagnostics: &mut Vec<Diagnostic>,
+    refs: &mut Vec<StepRef>,
+) -> Option<ApprovalStep> {
+    let before = diagnostics.len();
+    let spec: &ApprovalSpec = &approval.value;
+    // The short form's message has no position of its own: the key's.
+    let message_span = if spec.message.span == Default::default() {
+        approval.span
+    } else {
+        spec.message.span
+    };
+    if spec.message.value.trim().is_empty() {
+        diagnostics.push(
+            Diagnostic::new(message_span, "an approval needs a message")
+                .hint("say what is to be approved, e.g. `approval: Restore {{ inputs.backup }} into production?`"),
+        );
+    }
+    let message = checker.template(
+        &spec.message.value,
+        message_span,
+        Escape::None,
+        scope,
+        diagnostics,
+        refs,
+    );
+    let mut approvers = Vec::new();
+    for who in &spec.approvers {
+        let name = who.value.trim();
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            diagnostics.push(
+                Diagnostic::new(who.span, format!("invalid approver `{}`", who.value))
+                    .hint("approvers are user names, without spaces"),
+            );
+        } else {
+            approvers.push(name.to_owned());
+        }
+    }
+    let timeout = spec
+        .timeout
+        .as_ref()
+        .and_then(|t| values::duration(t, params, diagnostics));
+    (diagnostics.len() == before).then_some(ApprovalStep {
+        message,
+        approvers,
+        timeout,
+    })
+}

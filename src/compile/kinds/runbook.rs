@@ -1,0 +1,97 @@
+//! `runbook:` (with `inputs:`): a child run of another runbook. The child
+//! must exist, its inputs must be known and its required ones given, and no
+//! chain of runbooks may lead back to this one.
+
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::plan::RunbookStep;
+use crate::spec::{Spanned, StepSpec};
+
+use super::super::scope::{Scope, StepRef};
+use super::super::step::StepEnv;
+use super::super::value;
+
+pub(super) fn compile(
+    name: &Spanned<String>,
+    spec: &StepSpec,
+    env: &StepEnv,
+    scope: &Scope,
+    diagnostics: &mut Vec<Diagnostic>,
+    refs: &mut Vec<StepRef>,
+) -> Option<RunbookStep> {
+    let before = diagnostics.len();
+    let mut inputs = Vec::new();
+    for (key, v) in &spec.inputs {
+        inputs.push((
+            key.value.clone(),
+            value::compile(v, env.checker, scope, diagnostics, refs),
+        ));
+    }
+    let Some(child) = env.library.runbook(&name.value) else {
+        let hint = did_you_mean(&name.value, env.library.runbook_names())
+            .map(|n| format!("did you mean `{n}`?"))
+            .unwrap_or_else(|| "a `runbook` step starts a runbook of this project's `runbooks/`".into());
+        diagnostics.push(
+            Diagnostic::new(name.span, format!("no runbook `{}` in this project", name.value))
+                .hint(hint),
+        );
+        return None;
+    };
+    if !env.runbook.is_empty()
+        && let Some(chain) = env.library.call_chain(&name.value, env.runbook)
+    {
+        let mut whole = vec![env.runbook.to_owned()];
+        whole.extend(chain);
+        diagnostics.push(
+            Diagnostic::new(
+                name.span,
+                format!("runbook cycle: {}", whole.join(" → ")),
+            )
+            .hint("a runbook can't start itself, directly or through others"),
+        );
+    }
+    for (key, _) in &spec.inputs {
+        if !child.inputs.contains_key(&key.value) {
+            let hint = did_you_mean(&key.value, child.inputs.keys().map(String::as_str))
+                .map(|n| format!("did you mean `{n}`?"))
+                .unwrap_or_else(|| {
+                    let known: Vec<&str> = child.inputs.keys().map(String::as_str).collect();
+                    if known.is_empty() {
+                        format!("`{}` takes no inputs", name.value)
+                    } else {
+                        format!("its inputs: {}", known.join(", "))
+                    }
+                });
+            diagnostics.push(
+                Diagnostic::new(
+                    key.span,
+                    format!("runbook `{}` has no input `{}`", name.value, key.value),
+                )
+                .hint(hint),
+            );
+        }
+    }
+    let missing: Vec<&str> = child
+        .inputs
+        .iter()
+        .filter(|(input, required)| **required && !spec.inputs.keys().any(|k| &k.value == *input))
+        .map(|(input, _)| input.as_str())
+        .collect();
+    if !missing.is_empty() {
+        diagnostics.push(
+            Diagnostic::new(
+                name.span,
+                format!(
+                    "runbook `{}` needs {} `{}`",
+                    name.value,
+                    if missing.len() == 1 { "input" } else { "inputs" },
+                    missing.join("`, `")
+                ),
+            )
+            .hint("give it under `inputs:` of this step"),
+        );
+    }
+    (diagnostics.len() == before).then(|| RunbookStep {
+        name: name.value.clone(),
+        inputs,
+    })
+}

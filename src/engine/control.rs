@@ -1,0 +1,108 @@
+//! What the engine asks of whoever hosts the run: the run store's
+//! concurrency keys and approval decisions, and child runs. The CLI hosts
+//! runs through [`crate::runner::Runner`]; the engine itself knows nothing
+//! of stores, terminals or projects.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use tokio_util::sync::CancellationToken;
+
+use crate::events::{EventSink, ParentRun, Status};
+use crate::store::Decision;
+
+/// A boxed future, for the object-safe [`Control`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Something held for as long as it lives (a concurrency key).
+pub type Guard = Box<dyn Send + Sync>;
+
+/// An `approval` step waiting for a decision.
+pub struct ApprovalWait<'a> {
+    /// Run id.
+    pub run_id: &'a str,
+    /// Step id.
+    pub step: &'a str,
+    /// The message, rendered.
+    pub message: &'a str,
+    /// Who may decide; empty: anyone.
+    pub approvers: &'a [String],
+    /// Fires when the step is stopped.
+    pub cancel: &'a CancellationToken,
+}
+
+/// A child run to start and wait for.
+pub struct ChildRun {
+    /// Who starts it.
+    pub parent: ParentRun,
+    /// The runbook's name.
+    pub runbook: String,
+    /// Its inputs, rendered.
+    pub inputs: IndexMap<String, serde_json::Value>,
+    /// Stops the child run.
+    pub cancel: CancellationToken,
+    /// The parent's events: the child's progress is shown under the step.
+    pub events: Arc<dyn EventSink>,
+}
+
+/// How a child run ended.
+#[derive(Debug, Clone)]
+pub struct ChildOutcome {
+    /// Its id.
+    pub run_id: String,
+    /// Its final status.
+    pub status: Status,
+    /// Its outputs.
+    pub outputs: serde_json::Value,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// The host of a run.
+pub trait Control: Send + Sync {
+    /// Takes the concurrency key `key` for `run_id`. With `wait`, waits
+    /// (emitting `concurrency_waiting` once) until the holder ends; without,
+    /// fails at once when it is held.
+    fn acquire<'a>(
+        &'a self,
+        run_id: &'a str,
+        key: &'a str,
+        wait: bool,
+        events: &'a dyn EventSink,
+        cancel: &'a CancellationToken,
+    ) -> BoxFuture<'a, Result<Guard, String>>;
+
+    /// Waits for a decision on an approval step.
+    fn decision<'a>(&'a self, wait: ApprovalWait<'a>) -> BoxFuture<'a, Result<Decision, String>>;
+
+    /// Runs a child run to its end.
+    fn run_child(&self, child: ChildRun) -> BoxFuture<'_, Result<ChildOutcome, String>>;
+}
+
+/// A host without a run store (library use, tests of single runs): a
+/// concurrency key is always free, and approvals and child runs fail with
+/// a message saying why.
+pub struct Standalone;
+
+impl Control for Standalone {
+    fn acquire<'a>(
+        &'a self,
+        _run_id: &'a str,
+        _key: &'a str,
+        _wait: bool,
+        _events: &'a dyn EventSink,
+        _cancel: &'a CancellationToken,
+    ) -> BoxFuture<'a, Result<Guard, String>> {
+        Box::pin(async { Ok(Box::new(()) as Guard) })
+    }
+
+    fn decision<'a>(&'a self, _wait: ApprovalWait<'a>) -> BoxFuture<'a, Result<Decision, String>> {
+        Box::pin(async { Err("approvals need a run store (run with `steward run`)".to_owned()) })
+    }
+
+    fn run_child(&self, _child: ChildRun) -> BoxFuture<'_, Result<ChildOutcome, String>> {
+        Box::pin(async { Err("child runs need a run store (run with `steward run`)".to_owned()) })
+    }
+}

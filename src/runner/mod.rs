@@ -1,0 +1,198 @@
+//! Hosting runs: what `steward run`, `steward resume` and child runs share.
+//! A [`Runner`] opens the run's audit trail and store records, holds the
+//! run's lease (so a dead process shows as `interrupted`), and serves the
+//! engine's [`Control`](crate::engine::control::Control) requests:
+//! concurrency keys, approvals and child runs.
+
+mod control;
+mod forward;
+mod resume;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Weak};
+
+use indexmap::IndexMap;
+
+use crate::audit::AuditSink;
+use crate::engine::{self, Cancel, Resume, RunReport, RunRequest};
+use crate::events::{EventSink, Fanout, ParentRun, Trigger};
+use crate::plan::Plan;
+use crate::project::Project;
+use crate::secrets::SecretStore;
+use crate::store::{RunStore, StoreSink};
+
+pub use forward::Forward;
+pub use resume::{ResumeError, prepare_resume};
+
+/// How runs are hosted.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--yes`: approval steps are approved by the person who started the
+    /// run, recorded as pre-approved.
+    pub yes: bool,
+    /// Ask for approvals at this terminal.
+    pub interactive: bool,
+    /// A secrets file (`--secrets-file` or steward.yaml's).
+    pub secrets_file: Option<PathBuf>,
+}
+
+/// Hosts runs of one project with one run store.
+pub struct Runner {
+    project: Project,
+    store: Arc<dyn RunStore>,
+    store_path: PathBuf,
+    options: Options,
+    /// Who started the top-level run (child runs inherit it).
+    trigger: Trigger,
+    me: Weak<Runner>,
+}
+
+/// A run ready to start (or to resume).
+pub struct Launch {
+    /// The plan.
+    pub plan: Arc<Plan>,
+    /// Inputs, resolved.
+    pub inputs: IndexMap<String, serde_json::Value>,
+    /// Secrets, loaded.
+    pub secrets: SecretStore,
+    /// Run id.
+    pub run_id: String,
+    /// The parent of a child run.
+    pub parent: Option<ParentRun>,
+    /// What an interrupted run had done.
+    pub resume: Option<Resume>,
+    /// Where progress is shown.
+    pub display: Box<dyn EventSink>,
+}
+
+/// A run that ended, and what could not be recorded of it.
+pub struct Finished {
+    /// The report.
+    pub report: RunReport,
+    /// The file audit trail.
+    pub audit_path: PathBuf,
+    /// Problems writing the trail or the store (the records are incomplete).
+    pub problems: Vec<String>,
+}
+
+impl Runner {
+    /// A runner for `project` recording in `store` (at `store_path`).
+    pub fn new(
+        project: Project,
+        store: Arc<dyn RunStore>,
+        store_path: PathBuf,
+        trigger: Trigger,
+        options: Options,
+    ) -> Arc<Runner> {
+        Arc::new_cyclic(|me| Runner {
+            project,
+            store,
+            store_path,
+            options,
+            trigger,
+            me: me.clone(),
+        })
+    }
+
+    /// The run store.
+    pub fn store(&self) -> &Arc<dyn RunStore> {
+        &self.store
+    }
+
+    /// Who started the run.
+    pub fn trigger(&self) -> &Trigger {
+        &self.trigger
+    }
+
+    /// The audit file of a run.
+    pub fn audit_path(&self, run_id: &str) -> PathBuf {
+        self.project
+            .root
+            .join(".steward")
+            .join("runs")
+            .join(run_id)
+            .join("audit.jsonl")
+    }
+
+    /// Runs (or resumes) a run to its end. Fails before starting anything
+    /// when the run can't be recorded.
+    pub async fn launch(&self, launch: Launch, cancel: Cancel) -> Result<Finished, String> {
+        let Launch {
+            plan,
+            inputs,
+            secrets,
+            run_id,
+            parent,
+            resume,
+            display,
+        } = launch;
+        let store_err = |e: crate::store::StoreError| e.to_string();
+        let Some(lease) = self.store.claim_run(&run_id).map_err(store_err)? else {
+            return Err(format!("run {run_id} is being run by another live process"));
+        };
+        let audit_path = self.audit_path(&run_id);
+        let stored = Arc::new(StoreSink::new(self.store.clone(), run_id.clone()));
+        let audit = match &resume {
+            Some(_) => {
+                let lines = self.store.audit_lines(&run_id).map_err(store_err)?;
+                AuditSink::resume(&audit_path, &lines, Some(stored.clone()))
+            }
+            None => {
+                let plan_json = serde_json::to_string(&*plan).map_err(|e| e.to_string())?;
+                self.store.save_plan(&run_id, &plan_json).map_err(store_err)?;
+                AuditSink::create(&audit_path, Some(stored.clone()))
+            }
+        }
+        .map_err(|e| format!("the audit trail {}: {e}", audit_path.display()))?;
+        let audit = Arc::new(audit);
+        let events: Arc<dyn EventSink> = Arc::new(
+            Fanout::default()
+                .with(audit.clone())
+                .with(BoxedSink(display)),
+        );
+        let control: Arc<dyn engine::control::Control> = match self.me.upgrade() {
+            Some(me) => me,
+            None => Arc::new(engine::control::Standalone),
+        };
+        let request = RunRequest {
+            plan,
+            inputs,
+            secrets,
+            trigger: self.trigger.clone(),
+            workdir: self.project.root.clone(),
+            run_id,
+            control,
+            parent,
+            resume,
+        };
+        let report = engine::execute(request, events, cancel).await;
+        let mut problems = Vec::new();
+        if let Some(e) = audit.error() {
+            problems.push(format!(
+                "the audit trail {} is incomplete: {e}",
+                audit_path.display()
+            ));
+        }
+        // Waits for the store's writer to commit the last events.
+        if let Some(e) = tokio::task::block_in_place(|| stored.error()) {
+            problems.push(format!(
+                "the run store {} is incomplete: {e}",
+                self.store_path.display()
+            ));
+        }
+        drop(lease);
+        Ok(Finished {
+            report,
+            audit_path,
+            problems,
+        })
+    }
+}
+
+struct BoxedSink(Box<dyn EventSink>);
+
+impl EventSink for BoxedSink {
+    fn emit(&self, event: &crate::events::RunEvent) {
+        self.0.emit(event);
+    }
+}
