@@ -226,9 +226,11 @@ pub enum RunEvent {
         /// Its outputs.
         #[serde(skip_serializing_if = "Option::is_none")]
         outputs: Option<serde_json::Value>,
-        /// Its `result` (redacted, bounded by its kind), kept so that a
-        /// resumed run can read `steps.<id>.result`.
-        #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+        /// Its `result` (redacted, bounded by its kind), kept in the run
+        /// store so that a resumed run can read `steps.<id>.result`. Not in
+        /// the audit trail: it can be large (a shell step keeps up to 1 MiB
+        /// of output), and `attempt_finished` has its bounded tail.
+        #[serde(skip)]
         result: serde_json::Value,
     },
     /// The run moved to its failure handling or its `finally` steps.

@@ -271,7 +271,10 @@ fn a_new_store_is_migrated_to_the_latest_schema() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(tables, ["events", "logs", "runs", "steps"]);
+    assert_eq!(
+        tables,
+        ["approvals", "events", "logs", "plans", "runs", "steps"]
+    );
 
     // A store from a newer steward is refused, not damaged.
     db.execute_batch("PRAGMA user_version = 999").unwrap();

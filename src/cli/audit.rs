@@ -18,7 +18,8 @@ pub struct Args {
 enum AuditCommand {
     /// Check a run's audit trail: every event present, unchanged, in order.
     Verify {
-        /// A run id (its trail in `.steward/runs/`).
+        /// A run id: its events in the run store, and its file trail in
+        /// `.steward/runs/`, which must end at the same event.
         run: Option<String>,
         /// An audit file (JSON lines) instead.
         #[arg(long, conflicts_with = "run")]
@@ -34,6 +35,9 @@ enum AuditCommand {
 
 pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyhow::Result<u8> {
     match args.command {
+        AuditCommand::Verify { run: Some(run), file: None } => {
+            verify_run(project_dir, store, &run)
+        }
         AuditCommand::Verify { run, file } => verify_trail(project_dir, run, file),
         AuditCommand::Export { run } => export(project_dir, store, &run),
     }
@@ -64,6 +68,80 @@ fn export(project_dir: Option<&Path>, store: Option<&str>, run: &str) -> anyhow:
     }
     let text: Vec<&str> = lines.iter().map(|l| l.line.as_str()).collect();
     super::write_stdout(&text.join("\n"))?;
+    Ok(exit::OK)
+}
+
+/// Checks the store's copy of a run's trail, then the file's, and that both
+/// end at the same event (a cut at the end of one shows against the other).
+fn verify_run(project_dir: Option<&Path>, store: Option<&str>, run: &str) -> anyhow::Result<u8> {
+    use crate::store::RunStore;
+    let (project, store) = match super::project_store(project_dir, store) {
+        Ok(found) => found,
+        Err(code) => return Ok(code),
+    };
+    let lines = match store.audit_lines(run) {
+        Ok(lines) => lines,
+        Err(e) => {
+            print_error(&e.to_string(), None);
+            return Ok(exit::FAILED);
+        }
+    };
+    let file = project
+        .root
+        .join(".steward")
+        .join("runs")
+        .join(run)
+        .join("audit.jsonl");
+    if lines.is_empty() {
+        // Not in this store (another store, or pruned): the file alone.
+        return verify_trail(project_dir, None, Some(file));
+    }
+    let text: String = lines.iter().map(|l| format!("{}\n", l.line)).collect();
+    let stored = match verify(text.as_bytes()) {
+        Ok(report) => report,
+        Err(e) => {
+            print_error(
+                &format!("run {run} in {}: {e}", super::shown(store.path())),
+                Some("the run store's audit events were changed, removed or reordered"),
+            );
+            return Ok(exit::FAILED);
+        }
+    };
+    let mut where_ = "the run store".to_owned();
+    if file.is_file() {
+        let on_disk = std::fs::File::open(&file)
+            .map_err(|e| e.to_string())
+            .and_then(|f| verify(BufReader::new(f)).map_err(|e| e.to_string()));
+        match on_disk {
+            Ok(report) if report.head == stored.head => {
+                where_.push_str(" and the audit file");
+            }
+            Ok(report) => {
+                print_error(
+                    &format!(
+                        "{} ends at event {} but the run store at event {}",
+                        super::shown(&file),
+                        report.head.seq,
+                        stored.head.seq
+                    ),
+                    Some("one of the two was cut or replaced"),
+                );
+                return Ok(exit::FAILED);
+            }
+            Err(e) => {
+                print_error(
+                    &format!("{}: {e}", super::shown(&file)),
+                    Some("the audit trail was changed, reordered or cut"),
+                );
+                return Ok(exit::FAILED);
+            }
+        }
+    }
+    writeln!(
+        std::io::stdout().lock(),
+        "ok: {} events, chain intact in {where_}, {} … {}, head {}",
+        stored.events, stored.first_ts, stored.last_ts, stored.head.hash
+    )?;
     Ok(exit::OK)
 }
 

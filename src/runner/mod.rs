@@ -131,6 +131,10 @@ impl Runner {
             return Err(format!("run {run_id} is being run by another live process"));
         };
         let audit_path = self.audit_path(&run_id);
+        if let Some(dir) = audit_path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("can't create the run folder {}: {e}", dir.display()))?;
+        }
         let stored = Arc::new(StoreSink::new(self.store.clone(), run_id.clone()));
         let audit = match &resume {
             Some(_) => {
@@ -143,7 +147,7 @@ impl Runner {
                 AuditSink::create(&audit_path, Some(stored.clone()))
             }
         }
-        .map_err(|e| format!("the audit trail {}: {e}", audit_path.display()))?;
+        .map_err(|e| e.to_string())?;
         let audit = Arc::new(audit);
         let events: Arc<dyn EventSink> = Arc::new(
             Fanout::default()

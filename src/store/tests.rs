@@ -25,6 +25,7 @@ fn started(run_id: &str, runbook: &str, started_at: &str) -> RunEvent {
             origin: None,
         },
         started_at: started_at.into(),
+        parent: None,
     }
 }
 
@@ -61,6 +62,7 @@ fn record_run(store: &Arc<SqliteStore>, id: &str, runbook: &str, started_at: &st
         duration_ms: 3,
         error: None,
         outputs: Some(json!({"x": "y"})),
+        result: json!({"stdout": "line 0"}),
     });
     sink.emit(&RunEvent::StepFinished {
         step: "two".into(),
@@ -69,6 +71,7 @@ fn record_run(store: &Arc<SqliteStore>, id: &str, runbook: &str, started_at: &st
         duration_ms: 0,
         error: Some("when was false".into()),
         outputs: None,
+        result: serde_json::Value::Null,
     });
     sink.emit(&finished(Status::Succeeded));
     assert_eq!(sink.error(), None);
@@ -87,24 +90,47 @@ fn migrates_an_empty_database_and_reopens_it() {
 }
 
 #[test]
-fn upgrades_version_1_data_with_a_later_migration() {
+fn upgrades_data_of_the_first_schema() {
     let dir = temp();
     let path = dir.path().join("steward.db");
-    let v1 = Arc::new(SqliteStore::open_with(&path, &MIGRATIONS[..1]).unwrap());
-    record_run(&v1, "r1", "deploy", "2026-01-01T00:00:00Z", 2);
-    drop(v1);
-    let mut next = MIGRATIONS.to_vec();
-    next.push("ALTER TABLE runs ADD COLUMN parent_id TEXT;");
-    let v2 = SqliteStore::open_with(&path, &next).unwrap();
-    assert_eq!(v2.schema_version().unwrap(), next.len() as i64);
-    let run = v2.get_run("r1").unwrap().unwrap();
+    // A database as the first release left it, written with its own SQL.
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(
+            r#"PRAGMA user_version = 1;
+            INSERT INTO runs (id, runbook, status, trigger_kind, actor, source_path,
+                source_sha256, inputs_json, started_at, started_ms, finished_at, duration_ms)
+            VALUES ('r1', 'deploy', 'succeeded', 'cli', 'ann', 'runbooks/deploy.yaml', 'ab',
+                '{}', '2026-01-01T00:00:00Z', 1767225600000, '2026-01-01T00:00:01Z', 1000);
+            INSERT INTO steps (run_id, step_id, ord, status, attempts, duration_ms, result_json)
+            VALUES ('r1', 'build', 1, 'succeeded', 1, 900,
+                '{"event":"attempt_finished","step":"build","exit_code":0}');
+            INSERT INTO events (run_id, seq, line) VALUES ('r1', 1, '{}');
+            INSERT INTO logs (run_id, step_id, stream, line) VALUES ('r1', 'build', 'stdout', 'ok');"#,
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    let run = store.get_run("r1").unwrap().unwrap();
     assert_eq!(run.run.status, "succeeded");
-    drop(v2);
-    // This build does not know version 2: a clear error, not a downgrade.
+    assert_eq!(run.run.parent_run_id, None);
+    let build = &run.steps[0];
+    // The last attempt moved to its own column; the result is unknown.
+    assert_eq!(build.attempt.as_ref().unwrap()["exit_code"], 0);
+    assert_eq!(build.result, None);
+    assert_eq!(store.logs("r1").unwrap().len(), 1);
+    assert_eq!(store.audit_lines("r1").unwrap().len(), 1);
+    drop(store);
+    // A build that knows fewer migrations: a clear error, not a downgrade.
     let err = SqliteStore::open_with(&path, &MIGRATIONS[..1])
         .err()
         .unwrap();
-    assert!(matches!(err, StoreError::TooNew { found: 2, .. }), "{err}");
+    assert!(
+        matches!(err, StoreError::TooNew { found, .. } if found == MIGRATIONS.len() as i64),
+        "{err}"
+    );
     assert!(err.to_string().contains("steward.db"));
 }
 
@@ -155,6 +181,8 @@ fn lists_newest_first_with_filters_and_prunes_old_runs() {
     record_run(&store, "mid", "backup", "2025-06-01T00:00:00Z", 1);
     let now = chrono::Utc::now().to_rfc3339();
     record_run(&store, "new", "deploy", &now, 1);
+    let lease = store.claim_run("live").unwrap().unwrap();
+    assert!(store.claim_run("live").unwrap().is_none(), "one owner at a time");
     let live = StoreSink::new(store.clone(), "live");
     live.emit(&started("live", "deploy", "2019-01-01T00:00:00Z"));
 
@@ -176,7 +204,12 @@ fn lists_newest_first_with_filters_and_prunes_old_runs() {
         status: Some("running".into()),
         ..RunFilter::default()
     };
-    assert_eq!(ids(running), ["live"]);
+    assert_eq!(ids(running.clone()), ["live"]);
+    let interrupted = RunFilter {
+        status: Some("interrupted".into()),
+        ..RunFilter::default()
+    };
+    assert!(ids(interrupted.clone()).is_empty());
     let one = RunFilter {
         limit: Some(1),
         ..RunFilter::default()
@@ -187,6 +220,12 @@ fn lists_newest_first_with_filters_and_prunes_old_runs() {
     assert_eq!(pruned, ["old", "mid"], "a running run is kept");
     assert_eq!(ids(RunFilter::default()), ["new", "live"]);
     assert!(store.audit_lines("old").unwrap().is_empty());
+
+    // Its owner gone (as after `kill -9`), the run shows as interrupted.
+    drop(lease);
+    assert!(ids(running).is_empty());
+    assert_eq!(ids(interrupted), ["live"]);
+    assert_eq!(store.get_run("live").unwrap().unwrap().run.status, "interrupted");
     assert!(store.logs("old").unwrap().is_empty());
 }
 
