@@ -11,11 +11,15 @@ use serde_json::Value;
 const LIMIT: Duration = Duration::from_secs(30);
 
 fn json(out: &common::Outcome) -> Value {
-    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
 }
 
 fn me() -> String {
-    let out = std::process::Command::new("id").arg("-un").output().unwrap();
+    let out = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
@@ -54,13 +58,24 @@ fn a_waiting_run_is_approved_from_another_process() {
     wait_for("the run to wait", LIMIT, || !runs(&p, "waiting").is_empty());
     let id = runs(&p, "waiting").remove(0);
     let show = json(&p.steward(&["show", &id, "--output", "json"]));
-    assert_eq!(show["approvals"][0]["message"], "Restore nightly into production?");
+    assert_eq!(
+        show["approvals"][0]["message"],
+        "Restore nightly into production?"
+    );
     assert!(!p.exists("restored"), "nothing runs before the decision");
 
     let wrong = p.steward(&["approve", &id, "restore"]);
     wrong.expect_code(2);
-    assert!(wrong.stderr.contains("not waiting for an approval"), "{}", wrong.stderr);
-    assert!(wrong.stderr.contains("waiting for approval: gate"), "{}", wrong.stderr);
+    assert!(
+        wrong.stderr.contains("not waiting for an approval"),
+        "{}",
+        wrong.stderr
+    );
+    assert!(
+        wrong.stderr.contains("waiting for approval: gate"),
+        "{}",
+        wrong.stderr
+    );
 
     let ok = p.steward(&["approve", &id, "gate", "--comment", "checked the backup"]);
     ok.expect_code(0);
@@ -68,8 +83,14 @@ fn a_waiting_run_is_approved_from_another_process() {
     done.expect_code(0);
     assert!(p.exists("restored"));
     let report = json(&done);
-    assert_eq!(report["steps"]["gate"]["result"]["approved_by"], me().as_str());
-    assert_eq!(report["steps"]["gate"]["result"]["comment"], "checked the backup");
+    assert_eq!(
+        report["steps"]["gate"]["result"]["approved_by"],
+        me().as_str()
+    );
+    assert_eq!(
+        report["steps"]["gate"]["result"]["comment"],
+        "checked the backup"
+    );
 
     let decided = p
         .audit_events(&id)
@@ -91,7 +112,8 @@ fn a_rejection_fails_the_step_and_the_run() {
     let run = p.spawn(&["run", "restore"]);
     wait_for("the run to wait", LIMIT, || !runs(&p, "waiting").is_empty());
     let id = runs(&p, "waiting").remove(0);
-    p.steward(&["reject", &id, "gate", "-m", "wrong backup"]).expect_code(0);
+    p.steward(&["reject", &id, "gate", "-m", "wrong backup"])
+        .expect_code(0);
     let done = finish(run, LIMIT);
     done.expect_code(1);
     assert!(!p.exists("restored"));
@@ -111,9 +133,13 @@ fn only_approvers_may_decide() {
     let id = runs(&p, "waiting").remove(0);
     let refused = p.steward(&["approve", &id, "gate"]);
     refused.expect_code(2);
-    assert!(refused.stderr.contains("its approvers are alice, bob"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("its approvers are alice, bob"),
+        "{}",
+        refused.stderr
+    );
     // Still waiting; stop it.
-    assert_eq!(runs(&p, "waiting"), [id.clone()]);
+    assert_eq!(runs(&p, "waiting"), std::slice::from_ref(&id));
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(run.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
@@ -142,7 +168,11 @@ fn yes_pre_approves_and_says_so_and_a_timeout_fails() {
     );
     let out = p.run_json("slow", &[]);
     out.expect_code(1);
-    assert!(out.error("gate").contains("no decision within 300ms"), "{}", out.error("gate"));
+    assert!(
+        out.error("gate").contains("no decision within 300ms"),
+        "{}",
+        out.error("gate")
+    );
     assert!(!p.exists("after"));
 }
 
@@ -164,23 +194,42 @@ fn a_second_run_with_the_same_key_waits_for_the_first() {
     let first = p.spawn(&["run", "deploy"]);
     wait_for("the first run to start", LIMIT, || p.exists("spans"));
     let second = p.spawn(&["run", "deploy"]);
-    wait_for("the second run to wait", LIMIT, || !runs(&p, "waiting").is_empty());
-    assert_eq!(p.lines("spans").len(), 1, "the second waits before any step");
+    wait_for("the second run to wait", LIMIT, || {
+        !runs(&p, "waiting").is_empty()
+    });
+    assert_eq!(
+        p.lines("spans").len(),
+        1,
+        "the second waits before any step"
+    );
     // Another key does not wait.
     let other = p.spawn(&["run", "deploy", "-i", "env=production"]);
-    wait_for("the other key's run to start", LIMIT, || p.lines("spans").len() == 2);
+    wait_for("the other key's run to start", LIMIT, || {
+        p.lines("spans").len() == 2
+    });
 
     p.write("go-all", "");
     finish(first, LIMIT).expect_code(0);
     finish(other, LIMIT).expect_code(0);
     let second = finish(second, LIMIT);
     second.expect_code(0);
-    assert!(second.stderr.contains("holds the concurrency key `deploy-staging`"), "{}", second.stderr);
+    assert!(
+        second
+            .stderr
+            .contains("holds the concurrency key `deploy-staging`"),
+        "{}",
+        second.stderr
+    );
     // The two staging runs never overlapped: the second started after the
     // first ended.
     let spans = p.lines("spans");
     let first_end = spans.iter().position(|l| l.starts_with("end")).unwrap();
-    assert!(spans[first_end + 1..].iter().any(|l| l.starts_with("start")), "{spans:?}");
+    assert!(
+        spans[first_end + 1..]
+            .iter()
+            .any(|l| l.starts_with("start")),
+        "{spans:?}"
+    );
 }
 
 #[test]
@@ -197,7 +246,10 @@ fn on_conflict_fail_fails_at_once() {
     let second = p.run_json("deploy", &[]);
     second.expect_code(1);
     let error = second.report()["error"].as_str().unwrap().to_owned();
-    assert!(error.contains("holds the concurrency key `deploy-staging` (on_conflict: fail)"), "{error}");
+    assert!(
+        error.contains("holds the concurrency key `deploy-staging` (on_conflict: fail)"),
+        "{error}"
+    );
     assert_eq!(p.lines("spans").len(), 1, "no step of the second run ran");
     p.write("go-all", "");
     finish(first, LIMIT).expect_code(0);
@@ -237,7 +289,10 @@ fn a_runbook_step_starts_a_linked_child_run() {
     let out = p.run_json("parent", &["-i", "who=ops"]);
     out.expect_code(0);
     assert_eq!(p.read("greeting.txt").trim(), "hello ops");
-    let child = out.report()["outputs"]["child"].as_str().unwrap().to_owned();
+    let child = out.report()["outputs"]["child"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(out.step("call")["result"]["status"], "succeeded");
 
     let shown = json(&p.steward(&["show", &child, "--output", "json"]));
@@ -249,12 +304,23 @@ fn a_runbook_step_starts_a_linked_child_run() {
     p.steward(&["audit", "verify", &child]).expect_code(0);
     // The child's output is shown under the parent's step.
     let logs = p.steward(&["logs", &out.run_id(), "--step", "call"]);
-    assert!(logs.stdout.contains("greet › say | hello ops"), "{}", logs.stdout);
+    assert!(
+        logs.stdout.contains("greet › say | hello ops"),
+        "{}",
+        logs.stdout
+    );
 
-    p.runbook("parent2", &PARENT.replace("name: \"{{ inputs.who }}\"", "name: x\n      fail: true"));
+    p.runbook(
+        "parent2",
+        &PARENT.replace("name: \"{{ inputs.who }}\"", "name: x\n      fail: true"),
+    );
     let failed = p.run_json("parent2", &[]);
     failed.expect_code(1);
-    assert!(failed.error("call").contains("failed"), "{}", failed.error("call"));
+    assert!(
+        failed.error("call").contains("failed"),
+        "{}",
+        failed.error("call")
+    );
     assert_eq!(failed.status("after"), "skipped");
 }
 
@@ -270,9 +336,29 @@ fn runbook_steps_are_checked_at_compile_time() {
     p.runbook("greet", CHILD);
     let out = p.steward(&["validate"]);
     out.expect_code(2);
-    assert!(out.stderr.contains("runbook cycle: a → b → c → a"), "{}", out.stderr);
-    assert!(out.stderr.contains("runbook `greet` has no input `nmae`"), "{}", out.stderr);
-    assert!(out.stderr.contains("did you mean `name`?"), "{}", out.stderr);
-    assert!(out.stderr.contains("runbook `greet` needs input `name`"), "{}", out.stderr);
-    assert!(out.stderr.contains("no runbook `nope` in this project"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("runbook cycle: a → b → c → a"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("runbook `greet` has no input `nmae`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("did you mean `name`?"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("runbook `greet` needs input `name`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("no runbook `nope` in this project"),
+        "{}",
+        out.stderr
+    );
 }

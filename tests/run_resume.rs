@@ -30,7 +30,8 @@ outputs:
 "#;
 
 fn json(out: &common::Outcome) -> Value {
-    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
 }
 
 fn history(p: &Project, status: &str) -> Vec<Value> {
@@ -43,7 +44,9 @@ fn history(p: &Project, status: &str) -> Vec<Value> {
 fn a_killed_run_is_interrupted_and_resumes_where_it_stopped() {
     let p = Project::with_runbook("resumable", RESUMABLE);
     let run = p.spawn(&["run", "resumable"]);
-    wait_for("step two to start", Duration::from_secs(30), || p.exists("two.pid"));
+    wait_for("step two to start", Duration::from_secs(30), || {
+        p.exists("two.pid")
+    });
     let running = history(&p, "running");
     assert_eq!(running.len(), 1, "{running:?}");
     let id = running[0]["id"].as_str().unwrap().to_owned();
@@ -68,23 +71,38 @@ fn a_killed_run_is_interrupted_and_resumes_where_it_stopped() {
     let report = json(&resumed);
     assert_eq!(report["run_id"], id.as_str());
     assert_eq!(report["status"], "succeeded");
-    assert_eq!(report["outputs"]["word"], "first", "a finished step's outputs are kept");
+    assert_eq!(
+        report["outputs"]["word"], "first",
+        "a finished step's outputs are kept"
+    );
     assert_eq!(report["steps"]["two"]["attempts"], 2, "a new attempt");
 
     assert_eq!(p.lines("one.count").len(), 1, "not run again");
-    assert_eq!(p.lines("two.count").len(), 2, "the interrupted step ran again");
+    assert_eq!(
+        p.lines("two.count").len(),
+        2,
+        "the interrupted step ran again"
+    );
     assert_eq!(p.lines("three.count"), ["first"]);
 
     // One unbroken chain, in the store and in the file, with the resume.
     let verify = p.steward(&["audit", "verify", &id]);
     verify.expect_code(0);
-    assert!(verify.stdout.contains("the run store and the audit file"), "{}", verify.stdout);
+    assert!(
+        verify.stdout.contains("the run store and the audit file"),
+        "{}",
+        verify.stdout
+    );
     let events = p.audit_events(&id);
     let kinds: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
     assert_eq!(kinds.iter().filter(|k| **k == "run_started").count(), 1);
     let resumed_event = events.iter().find(|e| e["event"] == "run_resumed").unwrap();
     assert_eq!(resumed_event["finished_steps"], 1);
-    assert!(resumed_event["by"]["actor"].as_str().is_some_and(|a| !a.is_empty()));
+    assert!(
+        resumed_event["by"]["actor"]
+            .as_str()
+            .is_some_and(|a| !a.is_empty())
+    );
     assert_eq!(kinds.last(), Some(&"run_finished"));
     let export = p.steward(&["audit", "export", &id]);
     assert_eq!(
@@ -98,7 +116,11 @@ fn a_killed_run_is_interrupted_and_resumes_where_it_stopped() {
     // Only an interrupted run resumes.
     let again = p.steward(&["resume", &id]);
     again.expect_code(2);
-    assert!(again.stderr.contains("has ended (succeeded)"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("has ended (succeeded)"),
+        "{}",
+        again.stderr
+    );
 }
 
 #[test]
@@ -106,10 +128,16 @@ fn resume_refuses_unknown_and_live_runs() {
     let p = Project::with_runbook("resumable", RESUMABLE);
     let unknown = p.steward(&["resume", "no-such-run"]);
     unknown.expect_code(2);
-    assert!(unknown.stderr.contains("no run `no-such-run`"), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("no run `no-such-run`"),
+        "{}",
+        unknown.stderr
+    );
 
     let run = p.spawn(&["run", "resumable"]);
-    wait_for("step two to start", Duration::from_secs(30), || p.exists("two.pid"));
+    wait_for("step two to start", Duration::from_secs(30), || {
+        p.exists("two.pid")
+    });
     let id = history(&p, "running")[0]["id"].as_str().unwrap().to_owned();
     let live = p.steward(&["resume", &id]);
     live.expect_code(2);

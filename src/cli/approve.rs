@@ -58,7 +58,10 @@ pub fn run(
     match store.decide(&args.run, &args.step, &decision) {
         Ok(Ok(())) => {
             let verdict = if approved { "approved" } else { "rejected" };
-            super::write_stdout(&format!("{verdict} step `{}` of run {}", args.step, args.run))?;
+            super::write_stdout(&format!(
+                "{verdict} step `{}` of run {}",
+                args.step, args.run
+            ))?;
             Ok(exit::OK)
         }
         Ok(Err(refusal)) => {

@@ -35,9 +35,10 @@ enum AuditCommand {
 
 pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyhow::Result<u8> {
     match args.command {
-        AuditCommand::Verify { run: Some(run), file: None } => {
-            verify_run(project_dir, store, &run)
-        }
+        AuditCommand::Verify {
+            run: Some(run),
+            file: None,
+        } => verify_run(project_dir, store, &run),
         AuditCommand::Verify { run, file } => verify_trail(project_dir, run, file),
         AuditCommand::Export { run } => export(project_dir, store, &run),
     }
@@ -75,16 +76,9 @@ fn export(project_dir: Option<&Path>, store: Option<&str>, run: &str) -> anyhow:
 /// end at the same event (a cut at the end of one shows against the other).
 fn verify_run(project_dir: Option<&Path>, store: Option<&str>, run: &str) -> anyhow::Result<u8> {
     use crate::store::RunStore;
-    let (project, store) = match super::project_store(project_dir, store) {
-        Ok(found) => found,
+    let project = match open_project(project_dir) {
+        Ok(p) => p,
         Err(code) => return Ok(code),
-    };
-    let lines = match store.audit_lines(run) {
-        Ok(lines) => lines,
-        Err(e) => {
-            print_error(&e.to_string(), None);
-            return Ok(exit::FAILED);
-        }
     };
     let file = project
         .root
@@ -92,6 +86,19 @@ fn verify_run(project_dir: Option<&Path>, store: Option<&str>, run: &str) -> any
         .join("runs")
         .join(run)
         .join("audit.jsonl");
+    // A damaged store must not stop anyone from checking the file trail.
+    let read = super::open_store_quietly(&project, store)
+        .and_then(|s| s.audit_lines(run).map(|lines| (s, lines)));
+    let (store, lines) = match read {
+        Ok(found) => found,
+        Err(e) => {
+            let _ = writeln!(
+                anstream::stderr(),
+                "warning: {e}; checking the file trail only"
+            );
+            return verify_trail(project_dir, None, Some(file));
+        }
+    };
     if lines.is_empty() {
         // Not in this store (another store, or pruned): the file alone.
         return verify_trail(project_dir, None, Some(file));
@@ -140,7 +147,10 @@ fn verify_run(project_dir: Option<&Path>, store: Option<&str>, run: &str) -> any
     writeln!(
         std::io::stdout().lock(),
         "ok: {} events, chain intact in {where_}, {} … {}, head {}",
-        stored.events, stored.first_ts, stored.last_ts, stored.head.hash
+        stored.events,
+        stored.first_ts,
+        stored.last_ts,
+        stored.head.hash
     )?;
     Ok(exit::OK)
 }

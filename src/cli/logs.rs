@@ -33,7 +33,10 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
         Err(code) => return Ok(code),
     };
     print(&lines, args.step.as_deref())?;
-    while args.follow {
+    if !args.follow {
+        return Ok(exit::OK);
+    }
+    loop {
         // Read the status before the lines: a run that ended after this
         // read has its last lines read below, and the loop then ends.
         let ended = match store.get_run(&args.run) {

@@ -177,21 +177,32 @@ fn print_error_hint(hint: &str) {
     let _ = writeln!(anstream::stderr().lock(), "hint: {hint}");
 }
 
-/// Opens the run store (`--store`, or the project's), or the exit code
-/// after printing why it can't be.
+/// Opens the run store (`--store`, or steward.yaml's `store`, or the
+/// project's default).
+pub(crate) fn open_store_quietly(
+    project: &Project,
+    spec: Option<&str>,
+) -> Result<crate::store::SqliteStore, crate::store::StoreError> {
+    // steward.yaml's store is relative to the project, not to the folder
+    // steward runs in.
+    let configured = project
+        .config
+        .store
+        .as_deref()
+        .map(|s| match s.split_once("://") {
+            Some(_) => s.to_owned(),
+            None => project.root.join(s).display().to_string(),
+        });
+    crate::store::open(&project.root, spec.or(configured.as_deref()))
+}
+
+/// Opens the run store, or the exit code after printing why it can't be.
 pub(crate) fn open_store(
     project: &Project,
     spec: Option<&str>,
 ) -> Result<crate::store::SqliteStore, u8> {
     use crate::store::StoreError;
-    // steward.yaml's store is relative to the project, not to the folder
-    // steward runs in.
-    let configured = project.config.store.as_deref().map(|s| match s.split_once("://") {
-        Some(_) => s.to_owned(),
-        None => project.root.join(s).display().to_string(),
-    });
-    let spec = spec.or(configured.as_deref());
-    crate::store::open(&project.root, spec).map_err(|e| {
+    open_store_quietly(project, spec).map_err(|e| {
         let hint = match &e {
             StoreError::Corrupt { .. } => {
                 Some("move the file aside to start a new store, or pass --store PATH")

@@ -55,7 +55,12 @@ impl RunbookEntry {
                 }
             }
         };
-        for step in spec.steps.iter().chain(&spec.on_failure).chain(&spec.finally) {
+        for step in spec
+            .steps
+            .iter()
+            .chain(&spec.on_failure)
+            .chain(&spec.finally)
+        {
             if let Some(step) = step.get() {
                 visit(step);
             }
@@ -117,7 +122,8 @@ impl Library {
     pub fn call_chain(&self, from: &str, to: &str) -> Option<Vec<String>> {
         let mut seen = std::collections::HashSet::new();
         let mut path = vec![from.to_owned()];
-        self.chain_from(from, to, &mut seen, &mut path).then_some(path)
+        self.chain_from(from, to, &mut seen, &mut path)
+            .then_some(path)
     }
 
     fn chain_from(
@@ -133,7 +139,12 @@ impl Library {
         if !seen.insert(at.to_owned()) {
             return false;
         }
-        for next in self.runbooks.get(at).map(|e| e.calls.as_slice()).unwrap_or(&[]) {
+        for next in self
+            .runbooks
+            .get(at)
+            .map(|e| e.calls.as_slice())
+            .unwrap_or(&[])
+        {
             path.push(next.clone());
             if self.chain_from(next, to, seen, path) {
                 return true;

@@ -89,11 +89,22 @@ async fn concurrency_key(
     let key = shared
         .renderer
         .render(&concurrency.key, &ctx)
-        .map_err(|e| (Status::Failed, shared.redact(&format!("concurrency key: {e}"))))?;
+        .map_err(|e| {
+            (
+                Status::Failed,
+                shared.redact(&format!("concurrency key: {e}")),
+            )
+        })?;
     let wait = concurrency.on_conflict == crate::plan::OnConflict::Wait;
     let guard = shared
         .control
-        .acquire(&shared.run_id, &key, wait, shared.events.as_ref(), &cancel.run)
+        .acquire(
+            &shared.run_id,
+            &key,
+            wait,
+            shared.events.as_ref(),
+            &cancel.run,
+        )
         .await
         .map_err(|e| {
             let status = if cancel.run.is_cancelled() {

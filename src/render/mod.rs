@@ -63,7 +63,11 @@ pub(crate) fn describe(event: &RunEvent) -> Option<String> {
             "run resumed by {} ({}); {finished_steps} finished {} kept",
             by.actor,
             by.kind,
-            if *finished_steps == 1 { "step" } else { "steps" }
+            if *finished_steps == 1 {
+                "step"
+            } else {
+                "steps"
+            }
         ),
         RunEvent::ConcurrencyWaiting { key, holder } => match holder {
             Some(run) => format!("waiting: run {run} holds the concurrency key `{key}`"),

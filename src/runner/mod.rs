@@ -143,7 +143,9 @@ impl Runner {
             }
             None => {
                 let plan_json = serde_json::to_string(&*plan).map_err(|e| e.to_string())?;
-                self.store.save_plan(&run_id, &plan_json).map_err(store_err)?;
+                self.store
+                    .save_plan(&run_id, &plan_json)
+                    .map_err(store_err)?;
                 AuditSink::create(&audit_path, Some(stored.clone()))
             }
         }

@@ -90,7 +90,9 @@ pub fn prepare_resume(
     let mut attempts = HashMap::new();
     for step in &detail.steps {
         match status_of(&step.status) {
-            Some(status @ (Status::Succeeded | Status::Failed | Status::Skipped | Status::TimedOut)) => {
+            Some(
+                status @ (Status::Succeeded | Status::Failed | Status::Skipped | Status::TimedOut),
+            ) => {
                 let error = step.error.clone();
                 // A skip for a false `when` doesn't stop dependents; any
                 // other skip (a failure upstream) does.
@@ -103,7 +105,10 @@ pub fn prepare_resume(
                         attempts: step.attempts,
                         duration_ms: step.duration_ms.unwrap_or(0),
                         result: step.result.clone().unwrap_or(serde_json::Value::Null),
-                        outputs: step.outputs.clone().unwrap_or_else(|| serde_json::json!({})),
+                        outputs: step
+                            .outputs
+                            .clone()
+                            .unwrap_or_else(|| serde_json::json!({})),
                         error,
                         blocked,
                     },

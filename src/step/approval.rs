@@ -97,7 +97,10 @@ fn record(ctx: &StepContext<'_>, d: &Decision) {
         step: ctx.step_id.to_owned(),
         approved: d.approved,
         by: d.by.clone(),
-        comment: d.comment.as_deref().map(|c| ctx.redactor.redact(c).into_owned()),
+        comment: d
+            .comment
+            .as_deref()
+            .map(|c| ctx.redactor.redact(c).into_owned()),
         via: d.via.clone(),
         decided_at: d.decided_at.clone(),
     });

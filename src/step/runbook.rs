@@ -35,7 +35,9 @@ impl Execute for RunbookStep {
                 format!("{k}={}", ctx.redactor.redact(&v))
             })
             .collect();
-        Ok(format!("runbook {} {}", self.name, shown.join(" ")).trim_end().to_owned())
+        Ok(format!("runbook {} {}", self.name, shown.join(" "))
+            .trim_end()
+            .to_owned())
     }
 
     async fn execute(&self, ctx: &StepContext<'_>) -> Attempt {

@@ -64,7 +64,11 @@ pub(super) fn consume(
     .execute(params![
         run_id,
         step,
-        if decision.approved { "approved" } else { "rejected" },
+        if decision.approved {
+            "approved"
+        } else {
+            "rejected"
+        },
         decision.by,
         decision.comment,
         decision.via,
@@ -75,10 +79,8 @@ pub(super) fn consume(
 
 /// Whether the run has requests without a decision.
 pub(super) fn any_pending(tx: &Transaction<'_>, run_id: &str) -> rusqlite::Result<bool> {
-    tx.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM approvals WHERE run_id = ?1 AND consumed = 0)",
-    )?
-    .query_row([run_id], |r| r.get(0))
+    tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM approvals WHERE run_id = ?1 AND consumed = 0)")?
+        .query_row([run_id], |r| r.get(0))
 }
 
 /// A decision not yet consumed.
@@ -149,7 +151,11 @@ pub(super) fn decide(
         params![
             run_id,
             step,
-            if decision.approved { "approved" } else { "rejected" },
+            if decision.approved {
+                "approved"
+            } else {
+                "rejected"
+            },
             decision.by,
             decision.comment,
             decision.via,

@@ -4,17 +4,20 @@
 //! free has no live process, and a concurrency key held by a killed run is
 //! free again. (A PostgreSQL store would use session advisory locks.)
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
 use sha2::{Digest, Sha256};
 
 use super::StoreError;
 
 /// A lock held for as long as this value lives.
 pub struct Lease {
-    file: File,
+    /// Unlocked when dropped.
+    _file: Flock<File>,
     /// Removed on release (run leases), while still locked, so that no
     /// prober ever locks a file its owner is about to delete.
     remove: Option<PathBuf>,
@@ -22,7 +25,9 @@ pub struct Lease {
 
 impl std::fmt::Debug for Lease {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Lease").field("remove", &self.remove).finish()
+        f.debug_struct("Lease")
+            .field("remove", &self.remove)
+            .finish()
     }
 }
 
@@ -31,7 +36,6 @@ impl Drop for Lease {
         if let Some(path) = &self.remove {
             let _ = std::fs::remove_file(path);
         }
-        let _ = self.file.unlock();
     }
 }
 
@@ -63,6 +67,15 @@ fn open(db: &Path, name: &str) -> Result<(File, PathBuf), StoreError> {
     Ok((file, path))
 }
 
+/// Locks `file` without waiting: `Ok(None)` when another holds it.
+fn try_flock(file: File, arg: FlockArg) -> Result<Option<Flock<File>>, std::io::Error> {
+    match Flock::lock(file, arg) {
+        Ok(locked) => Ok(Some(locked)),
+        Err((_, Errno::EWOULDBLOCK)) => Ok(None),
+        Err((_, errno)) => Err(std::io::Error::from(errno)),
+    }
+}
+
 fn run_file(run_id: &str) -> String {
     // Run ids are UUIDs; anything else is hashed so it is a safe file name.
     if run_id
@@ -78,14 +91,11 @@ fn run_file(run_id: &str) -> String {
 /// Takes the run's lock, or `None` when a live process holds it.
 pub(super) fn claim_run(db: &Path, run_id: &str) -> Result<Option<Lease>, StoreError> {
     let (file, path) = open(db, &run_file(run_id))?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(Lease {
-            file,
-            remove: Some(path),
-        })),
-        Err(TryLockError::WouldBlock) => Ok(None),
-        Err(TryLockError::Error(e)) => Err(io(db, e)),
-    }
+    let locked = try_flock(file, FlockArg::LockExclusiveNonblock).map_err(|e| io(db, e))?;
+    Ok(locked.map(|file| Lease {
+        _file: file,
+        remove: Some(path),
+    }))
 }
 
 /// Whether a live process holds the run's lock.
@@ -96,11 +106,8 @@ pub(super) fn run_alive(db: &Path, run_id: &str) -> Result<bool, StoreError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(io(db, e)),
     };
-    match file.try_lock_shared() {
-        Ok(()) => Ok(false),
-        Err(TryLockError::WouldBlock) => Ok(true),
-        Err(TryLockError::Error(e)) => Err(io(db, e)),
-    }
+    let probe = try_flock(file, FlockArg::LockSharedNonblock).map_err(|e| io(db, e))?;
+    Ok(probe.is_none())
 }
 
 /// Takes a concurrency key for `run_id`, or says who holds it. Key files
@@ -112,25 +119,27 @@ pub(super) fn try_key(
     run_id: &str,
 ) -> Result<Result<Lease, super::Held>, StoreError> {
     let name = format!("key-{}.lock", hex::encode(&Sha256::digest(key)[..16]));
-    let (mut file, _) = open(db, &name)?;
-    match file.try_lock() {
-        Ok(()) => {
-            let written = file
+    let (file, path) = open(db, &name)?;
+    match try_flock(file, FlockArg::LockExclusiveNonblock).map_err(|e| io(db, e))? {
+        Some(mut locked) => {
+            let written = locked
                 .set_len(0)
-                .and_then(|()| file.rewind())
-                .and_then(|()| file.write_all(run_id.as_bytes()));
+                .and_then(|()| locked.rewind())
+                .and_then(|()| locked.write_all(run_id.as_bytes()));
             written.map_err(|e| io(db, e))?;
-            Ok(Ok(Lease { file, remove: None }))
+            Ok(Ok(Lease {
+                _file: locked,
+                remove: None,
+            }))
         }
-        Err(TryLockError::WouldBlock) => {
+        None => {
             let mut holder = String::new();
-            let read = file.rewind().and_then(|()| file.read_to_string(&mut holder));
+            let read = File::open(&path).and_then(|mut f| f.read_to_string(&mut holder));
             let holder = read
                 .ok()
                 .map(|_| holder.trim().to_owned())
                 .filter(|h| !h.is_empty());
             Ok(Err(super::Held { holder }))
         }
-        Err(TryLockError::Error(e)) => Err(io(db, e)),
     }
 }

@@ -319,8 +319,7 @@ pub trait RunStore: Send + Sync {
 
     /// The log lines recorded after `cursor` (0: from the start) and the
     /// cursor to continue from (`steward logs --follow`).
-    fn logs_after(&self, run_id: &str, cursor: i64)
-    -> Result<(Vec<LogLine>, i64), StoreError>;
+    fn logs_after(&self, run_id: &str, cursor: i64) -> Result<(Vec<LogLine>, i64), StoreError>;
 
     /// Keeps the compiled plan of a run, so that `resume` runs what was
     /// started even if the runbook changed since.
@@ -338,7 +337,11 @@ pub trait RunStore: Send + Sync {
     fn run_alive(&self, run_id: &str) -> Result<bool, StoreError>;
 
     /// Takes a concurrency key for `run_id` if no live run holds it.
-    fn try_concurrency_key(&self, key: &str, run_id: &str) -> Result<Result<Lease, Held>, StoreError>;
+    fn try_concurrency_key(
+        &self,
+        key: &str,
+        run_id: &str,
+    ) -> Result<Result<Lease, Held>, StoreError>;
 
     /// The decision on an `approval` step, once someone made it and no
     /// `approval_decided` event has consumed it yet.

@@ -8,11 +8,11 @@ use std::time::Duration;
 use chrono::Utc;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior, params};
 
-use super::schema::{MIGRATIONS, migrate};
 use super::record;
+use super::schema::{MIGRATIONS, migrate};
 use super::{
-    AuditLine, Decision, Held, Lease, LogLine, Refusal, RunDetail, RunFilter,
-    RunRecord, RunStore, StepRecord, StoreError, approvals, locks,
+    AuditLine, Decision, Held, Lease, LogLine, Refusal, RunDetail, RunFilter, RunRecord, RunStore,
+    StepRecord, StoreError, approvals, locks,
 };
 use crate::events::RunEvent;
 
@@ -197,7 +197,10 @@ impl RunStore for SqliteStore {
             let read = self.err("can't list runs");
             let (status_sql, limit) = match live_status {
                 Some(_) => ("status IN ('running', 'waiting')", -1),
-                None => ("(?2 IS NULL OR status = ?2)", filter.limit.map_or(-1, |l| int(l as u64))),
+                None => (
+                    "(?2 IS NULL OR status = ?2)",
+                    filter.limit.map_or(-1, |l| int(l as u64)),
+                ),
             };
             let mut stmt = conn
                 .prepare(&format!(
@@ -206,9 +209,16 @@ impl RunStore for SqliteStore {
                      ORDER BY started_ms DESC, id DESC LIMIT ?3"
                 ))
                 .map_err(&read)?;
-            let status = if live_status.is_some() { None } else { filter.status.clone() };
+            let status = if live_status.is_some() {
+                None
+            } else {
+                filter.status.clone()
+            };
             let rows = stmt
-                .query_map(params![filter.runbook, status, limit, filter.parent], run_row)
+                .query_map(
+                    params![filter.runbook, status, limit, filter.parent],
+                    run_row,
+                )
                 .map_err(&read)?;
             rows.collect::<Result<_, _>>().map_err(read)?
         };
@@ -324,9 +334,11 @@ impl RunStore for SqliteStore {
 
     fn load_plan(&self, run_id: &str) -> Result<Option<String>, StoreError> {
         self.conn()
-            .query_row("SELECT plan_json FROM plans WHERE run_id = ?1", [run_id], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT plan_json FROM plans WHERE run_id = ?1",
+                [run_id],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(self.err("can't read the run's plan"))
     }

@@ -182,7 +182,10 @@ fn lists_newest_first_with_filters_and_prunes_old_runs() {
     let now = chrono::Utc::now().to_rfc3339();
     record_run(&store, "new", "deploy", &now, 1);
     let lease = store.claim_run("live").unwrap().unwrap();
-    assert!(store.claim_run("live").unwrap().is_none(), "one owner at a time");
+    assert!(
+        store.claim_run("live").unwrap().is_none(),
+        "one owner at a time"
+    );
     let live = StoreSink::new(store.clone(), "live");
     live.emit(&started("live", "deploy", "2019-01-01T00:00:00Z"));
 
@@ -225,7 +228,10 @@ fn lists_newest_first_with_filters_and_prunes_old_runs() {
     drop(lease);
     assert!(ids(running).is_empty());
     assert_eq!(ids(interrupted), ["live"]);
-    assert_eq!(store.get_run("live").unwrap().unwrap().run.status, "interrupted");
+    assert_eq!(
+        store.get_run("live").unwrap().unwrap().run.status,
+        "interrupted"
+    );
     assert!(store.logs("old").unwrap().is_empty());
 }
 

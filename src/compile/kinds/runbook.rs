@@ -29,10 +29,15 @@ pub(super) fn compile(
     let Some(child) = env.library.runbook(&name.value) else {
         let hint = did_you_mean(&name.value, env.library.runbook_names())
             .map(|n| format!("did you mean `{n}`?"))
-            .unwrap_or_else(|| "a `runbook` step starts a runbook of this project's `runbooks/`".into());
+            .unwrap_or_else(|| {
+                "a `runbook` step starts a runbook of this project's `runbooks/`".into()
+            });
         diagnostics.push(
-            Diagnostic::new(name.span, format!("no runbook `{}` in this project", name.value))
-                .hint(hint),
+            Diagnostic::new(
+                name.span,
+                format!("no runbook `{}` in this project", name.value),
+            )
+            .hint(hint),
         );
         return None;
     };
@@ -42,11 +47,8 @@ pub(super) fn compile(
         let mut whole = vec![env.runbook.to_owned()];
         whole.extend(chain);
         diagnostics.push(
-            Diagnostic::new(
-                name.span,
-                format!("runbook cycle: {}", whole.join(" → ")),
-            )
-            .hint("a runbook can't start itself, directly or through others"),
+            Diagnostic::new(name.span, format!("runbook cycle: {}", whole.join(" → ")))
+                .hint("a runbook can't start itself, directly or through others"),
         );
     }
     for (key, _) in &spec.inputs {
@@ -83,7 +85,11 @@ pub(super) fn compile(
                 format!(
                     "runbook `{}` needs {} `{}`",
                     name.value,
-                    if missing.len() == 1 { "input" } else { "inputs" },
+                    if missing.len() == 1 {
+                        "input"
+                    } else {
+                        "inputs"
+                    },
                     missing.join("`, `")
                 ),
             )
