@@ -1,4 +1,5 @@
-//! `steward run RUNBOOK [-i KEY=VALUE]... [--output text|json] [--dry-run]`
+//! `steward run RUNBOOK [-i KEY=VALUE]... [--output text|json] [--dry-run]
+//! [--junit FILE]`
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -36,6 +37,10 @@ pub struct Args {
     /// of steward.yaml. The environment wins over the file.
     #[arg(long, env = "STEWARD_SECRETS_FILE", value_name = "FILE")]
     secrets_file: Option<PathBuf>,
+    /// Also write the run as JUnit XML to FILE, one test case per step, for
+    /// CI test reports; written whatever the run's status.
+    #[arg(long, value_name = "FILE", conflicts_with = "dry_run")]
+    junit: Option<PathBuf>,
 }
 
 pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyhow::Result<u8> {
@@ -163,6 +168,20 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
             None,
         );
     }
+    // Before the outputs, so a closed stdout does not cost CI its report.
+    let junit_written = match &args.junit {
+        Some(path) => match crate::render::junit::write(&report, path) {
+            Ok(()) => true,
+            Err(e) => {
+                print_error(
+                    &format!("can't write the JUnit report {}: {e}", super::shown(path)),
+                    None,
+                );
+                false
+            }
+        },
+        None => true,
+    };
     if args.output == "json" {
         super::write_stdout(&serde_json::to_string_pretty(&report)?)?;
     } else {
@@ -180,6 +199,7 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
         );
     }
     Ok(match report.status {
+        Status::Succeeded if !junit_written => exit::FAILED,
         Status::Succeeded => exit::OK,
         Status::Cancelled | Status::TimedOut => exit::CANCELLED,
         _ => exit::FAILED,
