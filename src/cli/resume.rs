@@ -22,6 +22,9 @@ pub struct Args {
     /// Approve the run's remaining `approval` steps in advance.
     #[arg(long, short = 'y')]
     yes: bool,
+    /// Write the whole run (kept and new steps) as JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
 }
 
 pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyhow::Result<u8> {
@@ -69,5 +72,5 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
         secrets_file,
     };
     let runner = Runner::new(project, Arc::new(store), store_path, by, options);
-    super::run::host(&runner, launch, &args.output)
+    super::run::host(&runner, launch, &args.output, args.junit.as_deref())
 }

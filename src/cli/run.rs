@@ -1,4 +1,5 @@
-//! `steward run RUNBOOK [-i KEY=VALUE]... [--output text|json] [--dry-run] [--yes]`
+//! `steward run RUNBOOK [-i KEY=VALUE]... [--output text|json] [--dry-run]
+//! [--yes] [--junit FILE]`
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -38,6 +39,10 @@ pub struct Args {
     /// trail as pre-approved by you.
     #[arg(long, short = 'y')]
     yes: bool,
+    /// Also write the run as JUnit XML to FILE, one test case per step, for
+    /// CI test reports; written whatever the run's status.
+    #[arg(long, value_name = "FILE", conflicts_with = "dry_run")]
+    junit: Option<PathBuf>,
 }
 
 pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyhow::Result<u8> {
@@ -139,7 +144,7 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
         resume: None,
         display: display(&args.output),
     };
-    host(&runner, launch, &args.output)
+    host(&runner, launch, &args.output, args.junit.as_deref())
 }
 
 /// Where progress goes: the live view on a terminal, plain lines elsewhere
@@ -155,7 +160,12 @@ pub(super) fn display(output: &str) -> Box<dyn EventSink> {
 
 /// Runs a launch to its end on a new runtime, with signal handling; prints
 /// the outputs (or the JSON report) and returns the exit code.
-pub(super) fn host(runner: &Arc<Runner>, launch: Launch, output: &str) -> anyhow::Result<u8> {
+pub(super) fn host(
+    runner: &Arc<Runner>,
+    launch: Launch,
+    output: &str,
+    junit: Option<&Path>,
+) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -176,6 +186,20 @@ pub(super) fn host(runner: &Arc<Runner>, launch: Launch, output: &str) -> anyhow
         print_error(problem, None);
     }
     let report = &finished.report;
+    // Before the outputs, so a closed stdout does not cost CI its report.
+    let junit_written = match junit {
+        Some(path) => match crate::render::junit::write(report, path) {
+            Ok(()) => true,
+            Err(e) => {
+                print_error(
+                    &format!("can't write the JUnit report {}: {e}", super::shown(path)),
+                    None,
+                );
+                false
+            }
+        },
+        None => true,
+    };
     if output == "json" {
         super::write_stdout(&serde_json::to_string_pretty(report)?)?;
     } else {
@@ -193,6 +217,7 @@ pub(super) fn host(runner: &Arc<Runner>, launch: Launch, output: &str) -> anyhow
         );
     }
     Ok(match report.status {
+        Status::Succeeded if !junit_written => exit::FAILED,
         Status::Succeeded => exit::OK,
         Status::Cancelled | Status::TimedOut => exit::CANCELLED,
         _ => exit::FAILED,

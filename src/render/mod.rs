@@ -1,7 +1,9 @@
 //! Showing a run in the terminal: a live view of the steps on a TTY, plain
 //! timestamped lines otherwise (CI logs). Both write to stderr, so stdout
-//! stays for data (`--output json`, outputs).
+//! stays for data (`--output json`, outputs). [`junit`] writes a finished
+//! run as a JUnit XML file for CI systems.
 
+pub mod junit;
 mod live;
 
 use std::io::Write;
