@@ -550,15 +550,37 @@ impl Drop for OutsideFile {
 
 impl Project {
     /// `steward ARGS…` started in the background (stdin closed, output
-    /// kept), for tests that act on a run while it runs.
-    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
-        self.std_cmd()
+    /// kept), for tests that act on a run while it runs. Killed if the test
+    /// ends without [`finish`]ing it, so a failing test leaves no process.
+    pub fn spawn(&self, args: &[&str]) -> Spawned {
+        let child = self
+            .std_cmd()
             .args(args)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
-            .expect("start steward")
+            .expect("start steward");
+        Spawned(Some(child))
+    }
+}
+
+/// A steward started by [`Project::spawn`].
+pub struct Spawned(Option<std::process::Child>);
+
+impl Spawned {
+    /// Its process id.
+    pub fn id(&self) -> u32 {
+        self.0.as_ref().map_or(0, std::process::Child::id)
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -572,7 +594,8 @@ pub fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
 }
 
 /// Waits for a background steward to end (bounded); its exit code and output.
-pub fn finish(child: std::process::Child, limit: Duration) -> Outcome {
+pub fn finish(mut spawned: Spawned, limit: Duration) -> Outcome {
+    let child = spawned.0.take().expect("a running steward");
     let pid = child.id();
     let started = Instant::now();
     let (tx, rx) = std::sync::mpsc::channel();
