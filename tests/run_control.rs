@@ -104,6 +104,75 @@ fn a_waiting_run_is_approved_from_another_process() {
     // A second decision is refused: the first one stands.
     let late = p.steward(&["reject", &id, "gate"]);
     late.expect_code(2);
+    assert!(
+        late.stderr.contains("has ended (succeeded)"),
+        "{}",
+        late.stderr
+    );
+    let text = p.steward(&["show", &id]);
+    assert!(
+        text.stdout.contains(&format!(
+            "approval: gate \"Restore nightly into production?\": approved by {} (cli)",
+            me()
+        )),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn at_a_terminal_the_run_asks() {
+    // `script` gives the run a pseudo-terminal; the answer is typed ahead.
+    let p = Project::with_runbook("restore", &gated("[]"));
+    let steward = common::bin().display().to_string();
+    let command = format!("{steward} --project {} run restore", p.path().display());
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", &command, "/dev/null"])
+        .current_dir(p.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for var in common::AMBIENT_VARS {
+        cmd.env_remove(var);
+    }
+    let mut child = cmd.spawn().expect("script(1) from util-linux");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"y read the plan\n").unwrap();
+    }
+    let done = finish(common::Spawned::from(child), LIMIT);
+    assert_eq!(done.code, 0, "{}", done.stdout);
+    assert!(done.stdout.contains("approve? [y/N"), "{}", done.stdout);
+    assert!(p.exists("restored"));
+    let id = runs(&p, "succeeded").remove(0);
+    let decided = p
+        .audit_events(&id)
+        .into_iter()
+        .find(|e| e["event"] == "approval_decided")
+        .unwrap();
+    assert_eq!(decided["via"], "terminal");
+    assert_eq!(decided["comment"], "read the plan");
+}
+
+#[test]
+fn logs_follow_prints_lines_until_the_run_ends() {
+    let p = Project::with_runbook(
+        "chatty",
+        "steps:\n  - id: talk\n    shell: |\n      echo before\n      while [ ! -f go ]; do sleep 0.05; done\n      echo after\n",
+    );
+    let run = p.spawn(&["run", "chatty"]);
+    wait_for("the run to start", LIMIT, || {
+        !runs(&p, "running").is_empty()
+    });
+    let id = runs(&p, "running").remove(0);
+    let follow = p.spawn(&["logs", &id, "--follow"]);
+    std::thread::sleep(Duration::from_millis(300));
+    p.write("go", "");
+    finish(run, LIMIT).expect_code(0);
+    let followed = finish(follow, LIMIT);
+    followed.expect_code(0);
+    assert_eq!(followed.stdout, "talk | before\ntalk | after\n");
 }
 
 #[test]
@@ -301,6 +370,20 @@ fn a_runbook_step_starts_a_linked_child_run() {
     assert_eq!(shown["parent_step"], "call");
     let parent = json(&p.steward(&["show", &out.run_id(), "--output", "json"]));
     assert_eq!(parent["children"][0]["id"], child.as_str());
+    let text = p.steward(&["show", &out.run_id()]);
+    assert!(
+        text.stdout.contains(&format!(
+            "child:    run {child} of greet (step call): succeeded"
+        )),
+        "{}",
+        text.stdout
+    );
+    let history = p.steward(&["history"]);
+    assert!(
+        history.stdout.contains("greet (child of step call)"),
+        "{}",
+        history.stdout
+    );
     p.steward(&["audit", "verify", &child]).expect_code(0);
     // The child's output is shown under the parent's step.
     let logs = p.steward(&["logs", &out.run_id(), "--step", "call"]);

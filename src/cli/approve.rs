@@ -38,11 +38,13 @@ pub fn run(
     if !matches!(detail.run.status.as_str(), "waiting" | "running") {
         let hint = (detail.run.status == "interrupted")
             .then_some("`steward resume RUN` continues it; decide once it waits again");
+        let what = if detail.run.status == "interrupted" {
+            "was interrupted".to_owned()
+        } else {
+            format!("has ended ({})", detail.run.status)
+        };
         super::print_error(
-            &format!(
-                "run {} is {}, not waiting for an approval",
-                args.run, detail.run.status
-            ),
+            &format!("run {} {what}: no approval is waiting", args.run),
             hint,
         );
         return Ok(exit::INVALID);

@@ -68,7 +68,11 @@ fn table(runs: &[RunRecord]) -> String {
         .map(|r| {
             [
                 r.id.clone(),
-                r.runbook.clone(),
+                // A child run names its parent's step.
+                match (&r.parent_step, &r.parent_run_id) {
+                    (Some(step), Some(_)) => format!("{} (child of step {step})", r.runbook),
+                    _ => r.runbook.clone(),
+                },
                 r.status.clone(),
                 chrono::DateTime::parse_from_rfc3339(&r.started_at).map_or_else(
                     |_| r.started_at.clone(),

@@ -47,6 +47,9 @@ fn text(d: &RunDetail) -> String {
         .map(|o| format!(", {o}"))
         .unwrap_or_default();
     let _ = writeln!(s, "trigger:  {} by {}{origin}", r.trigger_kind, r.actor);
+    if let (Some(parent), Some(step)) = (&r.parent_run_id, &r.parent_step) {
+        let _ = writeln!(s, "parent:   run {parent}, step {step}");
+    }
     let _ = writeln!(s, "started:  {}", r.started_at);
     if let Some(f) = &r.finished_at {
         let took = r.duration_ms.map(human_ms).unwrap_or_default();
@@ -58,6 +61,31 @@ fn text(d: &RunDetail) -> String {
     }
     if let Some(e) = &r.error {
         let _ = writeln!(s, "error:    {e}");
+    }
+    for a in &d.approvals {
+        let verdict = match &a.decision {
+            None => "waiting for a decision".to_owned(),
+            Some(dec) => format!(
+                "{} by {} ({}) at {}{}",
+                if dec.approved { "approved" } else { "rejected" },
+                dec.by,
+                dec.via,
+                dec.decided_at,
+                dec.comment
+                    .as_deref()
+                    .map(|c| format!(": {c}"))
+                    .unwrap_or_default()
+            ),
+        };
+        let _ = writeln!(s, "approval: {} \"{}\": {verdict}", a.step, a.message);
+    }
+    for child in &d.children {
+        let step = child.parent_step.as_deref().unwrap_or("?");
+        let _ = writeln!(
+            s,
+            "child:    run {} of {} (step {step}): {}",
+            child.id, child.runbook, child.status
+        );
     }
     if d.steps.is_empty() {
         return s;

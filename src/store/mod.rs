@@ -5,6 +5,8 @@
 //! embedded default at `.steward/steward.db`. A PostgreSQL store will
 //! implement the same trait.
 
+#[cfg(test)]
+mod approval_tests;
 mod approvals;
 mod locks;
 mod record;

@@ -568,6 +568,12 @@ impl Project {
 /// A steward started by [`Project::spawn`].
 pub struct Spawned(Option<std::process::Child>);
 
+impl From<std::process::Child> for Spawned {
+    fn from(child: std::process::Child) -> Self {
+        Spawned(Some(child))
+    }
+}
+
 impl Spawned {
     /// Its process id.
     pub fn id(&self) -> u32 {
