@@ -41,8 +41,10 @@ pub struct ChildRun {
     pub runbook: String,
     /// Its inputs, rendered.
     pub inputs: IndexMap<String, serde_json::Value>,
-    /// Stops the child run.
+    /// Stops the child run's steps (its `finally` still runs).
     pub cancel: CancellationToken,
+    /// Stops all of the child run, `finally` included.
+    pub stop_all: CancellationToken,
     /// The parent's events: the child's progress is shown under the step.
     pub events: Arc<dyn EventSink>,
 }

@@ -44,6 +44,7 @@ pub async fn execute(request: RunRequest, events: Arc<dyn EventSink>, cancel: Ca
         error: None,
         outputs: serde_json::json!({}),
     };
+    shared.stop_all = cancel.all.clone();
     let prepared = shared.prepare();
     let shared = Arc::new(shared);
     match prepared {

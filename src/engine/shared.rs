@@ -57,6 +57,9 @@ pub struct Shared {
     pub stop_reason: Mutex<Option<String>>,
     /// The run's host.
     pub control: Arc<dyn super::control::Control>,
+    /// Fires on the second Ctrl-C: everything stops, cleanup included (a
+    /// child run's too).
+    pub stop_all: tokio_util::sync::CancellationToken,
     /// Steps a resumed run had finished: not run again.
     pub finished: std::collections::HashMap<String, StepRecord>,
     /// Attempts a resumed run's unfinished steps had started.
@@ -110,6 +113,7 @@ impl Shared {
             resources: crate::step::Resources::default(),
             stop_reason: Mutex::new(None),
             control: request.control.clone(),
+            stop_all: tokio_util::sync::CancellationToken::new(),
             finished,
             prior_attempts,
         };
@@ -193,6 +197,7 @@ impl Shared {
             redactor: &self.redactor,
             resources: &self.resources,
             control: self.control.as_ref(),
+            stop_all: &self.stop_all,
         }
     }
 

@@ -124,7 +124,7 @@ impl Control for Runner {
             let run_id = launch.run_id.clone();
             let cancel = Cancel {
                 run: child.cancel.clone(),
-                all: CancellationToken::new(),
+                all: child.stop_all.clone(),
             };
             let finished = self.launch(launch, cancel).await?;
             for problem in &finished.problems {

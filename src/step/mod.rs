@@ -46,6 +46,8 @@ pub struct StepContext<'a> {
     pub resources: &'a Resources,
     /// The run's host (approvals, child runs).
     pub control: &'a dyn crate::engine::control::Control,
+    /// Fires when everything must stop, cleanup included.
+    pub stop_all: &'a CancellationToken,
 }
 
 /// How an attempt went, as a step kind reports it.

@@ -53,6 +53,7 @@ impl Execute for RunbookStep {
             runbook: self.name.clone(),
             inputs,
             cancel: ctx.cancel.child_token(),
+            stop_all: ctx.stop_all.child_token(),
             events: ctx.events.clone(),
         };
         let outcome = match ctx.control.run_child(child).await {
