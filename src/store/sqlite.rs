@@ -10,8 +10,8 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavio
 
 use super::schema::{MIGRATIONS, migrate};
 use super::{
-    AuditLine, LOG_LINES_PER_STEP, LogLine, RunDetail, RunFilter, RunRecord, RunStore, StepRecord,
-    StoreError,
+    AuditLine, LOG_LINES_PER_STEP, LogLine, RunDetail, RunFilter, RunRecord, RunStore,
+    SqliteOptions, StepRecord, StoreError,
 };
 use crate::events::{OutputStream, RunEvent};
 
@@ -31,9 +31,22 @@ impl SqliteStore {
         Self::open_with(path, MIGRATIONS)
     }
 
+    /// [`open`](Self::open) with options (`synchronous`…).
+    pub fn open_with_options(path: &Path, options: SqliteOptions) -> Result<Self, StoreError> {
+        Self::open_configured(path, MIGRATIONS, options)
+    }
+
     /// [`open`](Self::open) with a given list of migrations (tests of
     /// upgrades from an older schema).
     pub(crate) fn open_with(path: &Path, migrations: &[&str]) -> Result<Self, StoreError> {
+        Self::open_configured(path, migrations, SqliteOptions::default())
+    }
+
+    fn open_configured(
+        path: &Path,
+        migrations: &[&str],
+        options: SqliteOptions,
+    ) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
                 path: path.to_path_buf(),
@@ -44,12 +57,17 @@ impl SqliteStore {
         let mut conn = Connection::open(path).map_err(err("can't open"))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(err("can't set the busy timeout"))?;
+        // NORMAL (the default) in WAL mode: a commit survives a crash of the
+        // process (not necessarily a power cut) and costs no fsync per
+        // transaction. OFF never syncs; FULL syncs at every commit. Set
+        // before the switch to WAL, which syncs a new file otherwise.
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous = {}; PRAGMA foreign_keys = ON;",
+            options.synchronous.pragma()
+        ))
+        .map_err(err("can't configure"))?;
         conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
             .map_err(err("can't switch to WAL"))?;
-        // NORMAL in WAL mode: a commit survives a crash of the process (not
-        // necessarily a power cut) and costs no fsync per transaction.
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
-            .map_err(err("can't configure"))?;
         migrate(&mut conn, path, migrations)?;
         Ok(Self {
             conn: Mutex::new(conn),
@@ -75,6 +93,14 @@ impl SqliteStore {
         self.conn()
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(self.err("can't read the schema version"))
+    }
+
+    /// The connection's `PRAGMA synchronous` (0 off, 1 normal, 2 full).
+    #[cfg(test)]
+    pub(super) fn synchronous_level(&self) -> i64 {
+        self.conn()
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap()
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
