@@ -4,6 +4,7 @@
     python3 benches/harness.py            # everything, 5 runs per case
     python3 benches/harness.py --runs 3 --only seq,startup
     python3 benches/harness.py --no-ansible --write-docs
+    python3 benches/harness.py --only store --runs 9 --write-docs
 
 Builds steward in release mode, generates the runbooks in a temp project,
 runs each case several times as a cold process and reports the median wall
@@ -13,8 +14,10 @@ the same run, because the machine is shared and noisy. Ansible (ansible-core
 from PyPI) is installed into target/bench-venv by the harness itself; where
 that fails the Ansible cases are skipped with the reason.
 
-With --write-docs the results table in docs/performance.md (between the
-`<!-- results -->` markers) is regenerated.
+With --write-docs the results in docs/performance.md (between the
+`<!-- results -->` markers) are regenerated: all of them after a full run;
+with --only, just the sections (`### ` headings) of the groups measured, each
+with its own date line, and the other sections are kept as they are.
 """
 
 import argparse
@@ -22,19 +25,24 @@ import http.server
 import json
 import os
 import platform
+import re
 import shutil
 import socketserver
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "target" / "release" / "steward"
 VENV = ROOT / "target" / "bench-venv"
+GROUPS = ("seq", "http", "poll", "compile", "startup", "store")
 
 
 class Sample:
@@ -83,6 +91,117 @@ class Result:
 def bench(name, cmd, runs, **kw):
     measure(cmd, **kw)  # warm the page cache
     return Result(name, [measure(cmd, **kw) for _ in range(runs)])
+
+
+def bench_interleaved(cases, runs):
+    """Cases measured round-robin (sample i of every case, then i + 1), so
+    that a shared machine's drift hits them alike. A case is (name, cmd, kw,
+    prepare); `prepare()` runs before each sample, outside the measurement."""
+    samples = {name: [] for name, *_ in cases}
+    for round_ in range(runs + 1):  # round 0 warms the page cache
+        for name, cmd, kw, prepare in cases:
+            prepare()
+            sample = measure(cmd, **kw)
+            if round_:
+                samples[name].append(sample)
+    return [Result(name, samples[name]) for name, *_ in cases]
+
+
+def remove_db(path):
+    """Deletes a SQLite database with its WAL and shared-memory files."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def fsyncs(cmd, env, prepare):
+    """How many fsync/fdatasync calls `cmd` makes (one run under strace, not
+    timed), or None without a working strace."""
+    strace = shutil.which("strace")
+    if not strace:
+        return None
+    prepare()
+    with tempfile.NamedTemporaryFile("r") as log:
+        try:
+            subprocess.run([strace, "-f", "-c", "-o", log.name, "-e", "trace=fsync,fdatasync"] + cmd,
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        except (subprocess.CalledProcessError, OSError):
+            return None  # ptrace not allowed here
+        rows = [line.split() for line in log.read().splitlines()]
+    return sum(int(r[3]) for r in rows if len(r) >= 5 and r[-1] in ("fsync", "fdatasync"))
+
+
+def uuid7(ms):
+    """A UUIDv7 string for the millisecond timestamp `ms` (run ids are v7)."""
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms << 80) | (0x7 << 76) | (((rand >> 64) & 0xFFF) << 64) | (0b10 << 62) | (rand & ((1 << 62) - 1))
+    return str(uuid.UUID(int=value))
+
+
+def clone_runs(db, total):
+    """Grows a store holding one run to `total` runs by copying that run's
+    rows, without knowing the schema: `runs` (keyed by `id`) and every table
+    with a `run_id` column get a copy per new run, column lists read with
+    PRAGMA table_info; an INTEGER PRIMARY KEY (rowid alias, like logs.id) is
+    left out so that it takes new values. The copies go back one minute each
+    (started_at/started_ms, finished_at), spread over ten runbook names, and
+    one in seven failed. One transaction. Returns notes on tables left out."""
+    con = sqlite3.connect(db, isolation_level=None)
+    notes = []
+    try:
+        (orig,), = con.execute("SELECT id FROM runs").fetchall()
+        cols = lambda t: con.execute(f'PRAGMA table_info("{t}")').fetchall()
+        run_cols = {c[1] for c in cols("runs")}
+        base = dict(zip([d[0] for d in con.execute("SELECT * FROM runs").description],
+                        con.execute("SELECT * FROM runs").fetchone()))
+        started_ms = base.get("started_ms") or int(time.time() * 1000)
+        took = base.get("duration_ms") or 0
+        iso = lambda ms: datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="microseconds")
+        zulu = str(base.get("finished_at") or "").endswith("Z")
+        finished = lambda ms: iso(ms).replace("+00:00", "Z") if zulu else iso(ms)
+        con.execute("BEGIN IMMEDIATE")
+        con.execute("CREATE TEMP TABLE clone (n INTEGER PRIMARY KEY, id TEXT, started_ms INTEGER, "
+                    "started_at TEXT, finished_at TEXT, runbook TEXT, status TEXT)")
+        rows = []
+        for n in range(1, total):
+            ms = started_ms - n * 60_000
+            rows.append((n, uuid7(ms), ms, iso(ms), finished(ms + took),
+                         base.get("runbook", "") + (f"-{n % 10}" if n % 10 else ""),
+                         "failed" if n % 7 == 3 else base.get("status", "")))
+        con.executemany("INSERT INTO temp.clone VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        tables = [r[0] for r in con.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").fetchall()]
+        without_rowid = {r[0] for r in con.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%WITHOUT ROWID%'")}
+        # runs first: the other tables refer to it.
+        for table in sorted(tables, key=lambda t: t != "runs"):
+            info = cols(table)
+            names = [c[1] for c in info]
+            key = "id" if table == "runs" else "run_id" if "run_id" in names else None
+            if key is None:
+                continue
+            pk = [c for c in info if c[5]]
+            alias = (len(pk) == 1 and pk[0][2].upper() == "INTEGER" and table not in without_rowid)
+            keep = [c[1] for c in info if not (alias and c[5])]
+            varied = {key: "c.id"}
+            if table == "runs":
+                varied.update({c: f"c.{c}" for c in ("started_ms", "started_at", "runbook", "status")
+                               if c in run_cols})
+                if "finished_at" in run_cols and base.get("finished_at"):
+                    varied["finished_at"] = "c.finished_at"
+            exprs = ", ".join(varied.get(c, f'x."{c}"') for c in keep)
+            order = "c.n" if table in without_rowid else "c.n, x.rowid"
+            column_list = ", ".join(f'"{c}"' for c in keep)
+            try:
+                con.execute(f'INSERT INTO "{table}" ({column_list}) SELECT {exprs} '
+                            f'FROM "{table}" x, temp.clone c WHERE x."{key}" = ? ORDER BY {order}', (orig,))
+            except sqlite3.IntegrityError as e:
+                if table == "runs":
+                    raise
+                notes.append(f"table `{table}` not copied ({e}): a key besides run_id")
+        con.execute("COMMIT")
+    finally:
+        con.close()
+    return notes
 
 
 def write(path, text):
@@ -155,15 +274,18 @@ def http_supported(project):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--only", default="", help="comma-separated: seq,http,poll,compile,startup")
+    ap.add_argument("--only", default="", help="comma-separated: " + ",".join(GROUPS))
     ap.add_argument("--no-ansible", action="store_true")
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()
     only = set(filter(None, args.only.split(",")))
+    if only - set(GROUPS):
+        ap.error(f"unknown group(s) {', '.join(sorted(only - set(GROUPS)))}; known: {', '.join(GROUPS)}")
     want = lambda case: not only or case in only
 
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     project = Path(tempfile.mkdtemp(prefix="steward-bench-"))
+    shm = None
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "GITHUB_ACTIONS", "GITLAB_CI")}
     env["NO_COLOR"] = "1"
     out = []
@@ -268,8 +390,86 @@ def main():
             out.append(bench("`steward validate` (one runbook)", [str(BIN), "--project", str(project), "validate", one], args.runs, env=env).row())
             out.append(bench("`steward run one` (one step)", [str(BIN), "--project", str(project), "run", "one"], args.runs, env=env).row())
             out.append(bench("`bash -c true`", ["bash", "-c", "true"], args.runs).row())
+
+        if want("store"):
+            n = 200
+            out.append(f"\n### Persistence: the {n}-step run, store on disk, on tmpfs, without fsync\n")
+            write(project / "runbooks" / f"seq{n}.yaml", seq_runbook(n))
+            run = lambda *store: [str(BIN), "--project", str(project), *store, "run", f"seq{n}"]
+            disk = project / ".steward" / "steward.db"
+            nosync = project / "nosync.db"
+            full = project / "full.db"
+            cases = [
+                ("default store on disk (`synchronous=normal`)", run(), disk),
+                ("store on tmpfs (`--store /dev/shm/…`)", None, None),
+                ("`sqlite://…?synchronous=off` on disk", run("--store", f"sqlite://{nosync}?synchronous=off"), nosync),
+                ("`sqlite://…?synchronous=full` on disk", run("--store", f"sqlite://{full}?synchronous=full"), full),
+            ]
+            if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+                shm = Path(tempfile.mkdtemp(prefix="steward-bench-", dir="/dev/shm"))
+                cases[1] = (cases[1][0], run("--store", str(shm / "steward.db")), shm / "steward.db")
+            else:
+                notes.append("Store on tmpfs: skipped, /dev/shm is missing or not writable.")
+            cases = [c for c in cases if c[1]]
+            results = bench_interleaved(
+                [(f"steward, {n} steps, {label}", cmd, {"env": env}, lambda db=db: remove_db(db))
+                 for label, cmd, db in cases], args.runs)
+            by = dict(zip([c[0] for c in cases], results))
+            base = results[0]
+            out.append("| case | wall (min–max) | CPU | peak RSS | vs default |\n| --- | --- | --- | --- | --- |")
+            out += [base.row()] + [r.row(base) for r in results[1:]]
+            lines = [f"- {label}: {(r.median - base.median) / n * 1e3:+.2f} ms wall, "
+                     f"{(r.cpu - base.cpu) / n * 1e3:+.2f} ms CPU"
+                     for label, r in by.items() if r is not base]
+            out.append(f"\nPer step, against the default store on disk (difference of medians / {n}; "
+                       f"negative: cheaper than the default):\n\n" + "\n".join(lines))
+            synced = [(label, fsyncs(cmd, env, lambda db=db: remove_db(db))) for label, cmd, db in cases]
+            if all(count is not None for _, count in synced):
+                out.append("\nfsync/fdatasync calls per run (one run under `strace -f -c`, not timed): "
+                           + "; ".join(f"{label}: {count}" for label, count in synced) + ".")
+            out.append("\nEach sample starts from a deleted store (database, `-wal` and `-shm`), so every "
+                       "case creates and migrates a fresh file; the cases' samples are interleaved.")
+
+            out.append("\n### Store queries: `steward history` over 10,000 stored runs\n")
+            total = 10_000
+            steps = "\n".join(f'  - {{ id: s{i}, shell: "echo line {i}" }}' for i in range(5))
+            write(project / "runbooks" / "five.yaml", f"description: five steps that print a line\nsteps:\n{steps}\n")
+            hist = project / "history.db"
+            at = ["--project", str(project), "--store", str(hist)]
+            subprocess.run([str(BIN), *at, "run", "five"], env=env, check=True, capture_output=True)
+            began = time.perf_counter()
+            notes_clone = clone_runs(hist, total)
+            built = time.perf_counter() - began
+            con = sqlite3.connect(hist)
+            count = con.execute("SELECT count(*) FROM runs").fetchone()[0]
+            middle = con.execute("SELECT id FROM runs ORDER BY started_ms DESC LIMIT 1 OFFSET ?",
+                                 (total // 2,)).fetchone()[0]
+            tables = [t for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                                "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+            rows_of = lambda t: con.execute('SELECT count(*) FROM "%s"' % t).fetchone()[0]
+            per_table = ", ".join(f"{t}: {rows_of(t):,}" for t in tables)
+            matching = con.execute("SELECT count(*) FROM runs WHERE runbook = 'five' AND status = 'succeeded'").fetchone()[0]
+            con.close()
+            size = sum(Path(f"{hist}{s}").stat().st_size for s in ("", "-wal") if Path(f"{hist}{s}").exists())
+            out.append(f"One real run of a 5-step runbook, copied to {count:,} runs ({per_table} rows; "
+                       f"{size / 2**20:.1f} MiB) in {built:.1f} s by copying its rows in SQL: one run a minute, "
+                       f"ten runbook names, one in seven failed, so `--runbook five --status succeeded` "
+                       f"matches {matching:,} runs (and shows the newest 20).")
+            out += [f"\n{x}" for x in notes_clone]
+            out.append("\n| case | wall (min–max) | CPU | peak RSS | |\n| --- | --- | --- | --- | --- |")
+            queries = [
+                ("`steward history` (newest 20)", ["history"]),
+                (f"`steward history --limit {total} --output json`", ["history", "--limit", str(total), "--output", "json"]),
+                ("`steward history --runbook five --status succeeded`", ["history", "--runbook", "five", "--status", "succeeded"]),
+                ("`steward history --runbook absent` (no match: every run is read)", ["history", "--runbook", "absent"]),
+                ("`steward show RUN` (5 steps)", ["show", middle]),
+            ]
+            for label, q in queries:
+                out.append(bench(label, [str(BIN), *at, *q], args.runs, env=env).row())
     finally:
         shutil.rmtree(project, ignore_errors=True)
+        if shm:
+            shutil.rmtree(shm, ignore_errors=True)
 
     header = (f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores, "
               f"{args.runs} runs per case (medians; min–max in brackets).")
@@ -280,9 +480,39 @@ def main():
         text = doc.read_text()
         start, end = "<!-- results -->", "<!-- /results -->"
         if start in text and end in text:
-            text = text[: text.index(start) + len(start)] + "\n" + report + text[text.index(end):]
+            old = text[text.index(start) + len(start): text.index(end)]
+            region = merge_results(old, report, f"--only {args.only}" if only else None)
+            text = text[: text.index(start) + len(start)] + region + text[text.index(end):]
             doc.write_text(text)
             print(f"updated {doc}")
+
+
+def sections(region):
+    """A results block as its preamble and its `### ` sections (title, text)."""
+    parts = re.split(r"(?m)^(?=### )", region)
+    return parts[0].strip(), [(p.split("\n", 1)[0].strip(), p.strip()) for p in parts[1:]]
+
+
+def merge_results(old, report, partial):
+    """The new results block. A full run replaces everything; a partial one
+    (`partial` names it) replaces only the sections it measured, or appends
+    them, each stamped with the report's date line, and keeps the rest."""
+    if not partial:
+        return "\n" + report
+    header, new = sections(report)
+    preamble, kept = sections(old)
+    stamp = re.sub(r"^Measured (\S+)", lambda m: f"Measured {m[1]} (`{partial}`)", header.splitlines()[0])
+    extra = "\n".join(header.splitlines()[1:]).strip()
+    for title, body in new:
+        head, _, rest = body.partition("\n")
+        body = "\n\n".join(filter(None, [head, stamp, extra, rest.strip()]))
+        extra = ""  # notes go with the first section only
+        at = [i for i, (t, _) in enumerate(kept) if t == title]
+        if at:
+            kept[at[0]] = (title, body)
+        else:
+            kept.append((title, body))
+    return "\n" + "\n\n".join([preamble] + [b for _, b in kept]) + "\n"
 
 
 if __name__ == "__main__":

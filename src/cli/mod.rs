@@ -44,7 +44,9 @@ pub struct Cli {
     #[arg(long, global = true, env = "STEWARD_PROJECT", value_name = "DIR")]
     pub project: Option<PathBuf>,
     /// The run store: a SQLite file path or `sqlite://PATH` (default:
-    /// `.steward/steward.db` in the project).
+    /// `.steward/steward.db` in the project). A URL takes options:
+    /// `sqlite://PATH?synchronous=off|normal|full` (default normal; off
+    /// never fsyncs, for measurements and throwaway environments).
     #[arg(long, global = true, env = "STEWARD_STORE", value_name = "URL")]
     pub store: Option<String>,
     #[command(subcommand)]
@@ -212,7 +214,7 @@ pub(crate) fn open_store(
         };
         print_error(&e.to_string(), hint);
         match e {
-            StoreError::Unsupported(_) => exit::INVALID,
+            StoreError::Unsupported(_) | StoreError::BadOption { .. } => exit::INVALID,
             _ => exit::FAILED,
         }
     })

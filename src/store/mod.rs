@@ -9,6 +9,7 @@
 mod approval_tests;
 mod approvals;
 mod locks;
+mod options;
 mod record;
 mod schema;
 mod sink;
@@ -23,6 +24,7 @@ use serde::Serialize;
 use crate::events::RunEvent;
 
 pub use locks::Lease;
+pub use options::{SqliteOptions, Synchronous};
 pub use sink::StoreSink;
 pub use sqlite::SqliteStore;
 
@@ -96,6 +98,14 @@ pub enum StoreError {
     /// `--store` / `STEWARD_STORE` names a store this build cannot open.
     #[error("unsupported run store `{0}`: give a path or sqlite://PATH")]
     Unsupported(String),
+    /// A `sqlite://` URL with an unknown option or a bad value.
+    #[error("run store `{url}`: {problem}")]
+    BadOption {
+        /// The store URL as given.
+        url: String,
+        /// Which option or value is wrong.
+        problem: String,
+    },
     /// A value could not be (de)serialised.
     #[error("run store data: {0}")]
     Json(#[from] serde_json::Error),
@@ -368,16 +378,23 @@ pub fn default_path(project_root: &Path) -> PathBuf {
     project_root.join(".steward").join("steward.db")
 }
 
-/// Opens the store `spec` names (a path or `sqlite://PATH`; relative paths
-/// from the current folder), or the project's default store.
+/// Opens the store `spec` names (a path, or `sqlite://PATH` with options
+/// as a query string: `?synchronous=off|normal|full`; relative paths from
+/// the current folder), or the project's default store.
 pub fn open(project_root: &Path, spec: Option<&str>) -> Result<SqliteStore, StoreError> {
-    let path = match spec.map(str::trim).filter(|s| !s.is_empty()) {
-        None => default_path(project_root),
+    let (path, options) = match spec.map(str::trim).filter(|s| !s.is_empty()) {
+        None => (default_path(project_root), SqliteOptions::default()),
         Some(spec) => match spec.split_once("://") {
-            Some(("sqlite", rest)) if !rest.is_empty() => PathBuf::from(rest),
+            Some(("sqlite", rest)) => {
+                let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+                if path.is_empty() {
+                    return Err(StoreError::Unsupported(spec.to_owned()));
+                }
+                (PathBuf::from(path), SqliteOptions::from_query(spec, query)?)
+            }
             Some(_) => return Err(StoreError::Unsupported(spec.to_owned())),
-            None => PathBuf::from(spec),
+            None => (PathBuf::from(spec), SqliteOptions::default()),
         },
     };
-    SqliteStore::open(&path)
+    SqliteStore::open_with_options(&path, options)
 }

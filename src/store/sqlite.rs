@@ -12,7 +12,7 @@ use super::record;
 use super::schema::{MIGRATIONS, migrate};
 use super::{
     AuditLine, Decision, Held, Lease, LogLine, Refusal, RunDetail, RunFilter, RunRecord, RunStore,
-    StepRecord, StoreError, approvals, locks,
+    SqliteOptions, StepRecord, StoreError, approvals, locks,
 };
 use crate::events::RunEvent;
 
@@ -32,9 +32,22 @@ impl SqliteStore {
         Self::open_with(path, MIGRATIONS)
     }
 
+    /// [`open`](Self::open) with options (`synchronous`…).
+    pub fn open_with_options(path: &Path, options: SqliteOptions) -> Result<Self, StoreError> {
+        Self::open_configured(path, MIGRATIONS, options)
+    }
+
     /// [`open`](Self::open) with a given list of migrations (tests of
     /// upgrades from an older schema).
     pub(crate) fn open_with(path: &Path, migrations: &[&str]) -> Result<Self, StoreError> {
+        Self::open_configured(path, migrations, SqliteOptions::default())
+    }
+
+    fn open_configured(
+        path: &Path,
+        migrations: &[&str],
+        options: SqliteOptions,
+    ) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
                 path: path.to_path_buf(),
@@ -45,12 +58,23 @@ impl SqliteStore {
         let mut conn = Connection::open(path).map_err(err("can't open"))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(err("can't set the busy timeout"))?;
-        conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
-            .map_err(err("can't switch to WAL"))?;
-        // NORMAL in WAL mode: a commit survives a crash of the process (not
-        // necessarily a power cut) and costs no fsync per transaction.
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
-            .map_err(err("can't configure"))?;
+        // NORMAL (the default) in WAL mode: a commit survives a crash of the
+        // process (not necessarily a power cut) and costs no fsync per
+        // transaction. OFF never syncs; FULL syncs at every commit. Set
+        // before the switch to WAL, which syncs a new file otherwise.
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous = {}; PRAGMA foreign_keys = ON;",
+            options.synchronous.pragma()
+        ))
+        .map_err(err("can't configure"))?;
+        // WAL is a property of the file: switch once, not at every open, as
+        // the switch needs a lock that a busy second process may not get.
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(err("can't read the journal mode"))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            switch_to_wal(&conn).map_err(err("can't switch to WAL"))?;
+        }
         migrate(&mut conn, path, migrations)?;
         Ok(Self {
             conn: Mutex::new(conn),
@@ -78,12 +102,43 @@ impl SqliteStore {
             .map_err(self.err("can't read the schema version"))
     }
 
+    /// The connection's `PRAGMA synchronous` (0 off, 1 normal, 2 full).
+    #[cfg(test)]
+    pub(super) fn synchronous_level(&self) -> i64 {
+        self.conn()
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap()
+    }
+
     fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn err(&self, context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
         move |e| classify(&self.path, context, e)
+    }
+}
+
+/// Switches a new database to WAL. Two processes creating the store at once
+/// can both try; the loser's `SQLITE_BUSY` may come without the busy
+/// handler, so it retries for a while.
+fn switch_to_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let mut tries = 0;
+    loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            Ok(_) => return Ok(()),
+            Err(e)
+                if tries < 100
+                    && matches!(
+                        e.sqlite_error_code(),
+                        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+                    ) =>
+            {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 
@@ -195,31 +250,43 @@ impl RunStore for SqliteStore {
         let mut runs: Vec<RunRecord> = {
             let conn = self.conn();
             let read = self.err("can't list runs");
-            let (status_sql, limit) = match live_status {
-                Some(_) => ("status IN ('running', 'waiting')", -1),
-                None => (
-                    "(?2 IS NULL OR status = ?2)",
-                    filter.limit.map_or(-1, |l| int(l as u64)),
-                ),
+            // Only the filters given, so that SQLite can use the runbook and
+            // parent indexes (`?1 IS NULL OR …` would defeat them).
+            let mut clauses = Vec::new();
+            let mut values: Vec<&dyn rusqlite::ToSql> = Vec::new();
+            if let Some(runbook) = &filter.runbook {
+                values.push(runbook);
+                clauses.push(format!("runbook = ?{}", values.len()));
+            }
+            if let Some(parent) = &filter.parent {
+                values.push(parent);
+                clauses.push(format!("parent_run_id = ?{}", values.len()));
+            }
+            let limit = match (live_status, &filter.status) {
+                (Some(_), _) => {
+                    clauses.push("status IN ('running', 'waiting')".into());
+                    -1
+                }
+                (None, status) => {
+                    if let Some(status) = status {
+                        values.push(status);
+                        clauses.push(format!("status = ?{}", values.len()));
+                    }
+                    filter.limit.map_or(-1, |l| int(l as u64))
+                }
+            };
+            let filters = if clauses.is_empty() {
+                String::new()
+            } else {
+                format!("WHERE {}", clauses.join(" AND "))
             };
             let mut stmt = conn
                 .prepare(&format!(
-                    "SELECT {RUN_COLUMNS} FROM runs WHERE (?1 IS NULL OR runbook = ?1) \
-                     AND {status_sql} AND (?4 IS NULL OR parent_run_id = ?4) \
-                     ORDER BY started_ms DESC, id DESC LIMIT ?3"
+                    "SELECT {RUN_COLUMNS} FROM runs {filters} \
+                     ORDER BY started_ms DESC, id DESC LIMIT {limit}"
                 ))
                 .map_err(&read)?;
-            let status = if live_status.is_some() {
-                None
-            } else {
-                filter.status.clone()
-            };
-            let rows = stmt
-                .query_map(
-                    params![filter.runbook, status, limit, filter.parent],
-                    run_row,
-                )
-                .map_err(&read)?;
+            let rows = stmt.query_map(values.as_slice(), run_row).map_err(&read)?;
             rows.collect::<Result<_, _>>().map_err(read)?
         };
         for run in &mut runs {

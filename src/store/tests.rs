@@ -285,3 +285,58 @@ fn a_lock_held_too_long_is_a_clear_error_and_loses_nothing() {
     let second = SqliteStore::open(&path).unwrap();
     assert_eq!(second.list_runs(&RunFilter::default()).unwrap().len(), 1);
 }
+
+#[test]
+fn store_url_options_parse() {
+    let url = "sqlite://x.db?synchronous=off";
+    let off = SqliteOptions::from_query(url, "synchronous=off").unwrap();
+    assert_eq!(off.synchronous, Synchronous::Off);
+    let full = SqliteOptions::from_query(url, "synchronous=FULL").unwrap();
+    assert_eq!(full.synchronous, Synchronous::Full);
+    let none = SqliteOptions::from_query(url, "").unwrap();
+    assert_eq!(none, SqliteOptions::default());
+    assert_eq!(none.synchronous, Synchronous::Normal);
+
+    let err = SqliteOptions::from_query(url, "sync=off").unwrap_err();
+    assert!(matches!(err, StoreError::BadOption { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("`sync`") && text.contains(url), "{text}");
+    let err = SqliteOptions::from_query(url, "synchronous=fast").unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("`fast`") && text.contains("synchronous"),
+        "{text}"
+    );
+}
+
+#[test]
+fn store_url_options_set_the_pragma() {
+    let dir = temp();
+    let db = dir.path().join("x.db");
+    let level = |spec: Option<&str>| open(dir.path(), spec).unwrap().synchronous_level();
+    let url = |query: &str| format!("sqlite://{}{query}", db.display());
+    assert_eq!(level(None), 1, "NORMAL by default");
+    assert_eq!(level(Some(&db.display().to_string())), 1);
+    assert_eq!(level(Some(&url(""))), 1);
+    assert_eq!(level(Some(&url("?synchronous=off"))), 0);
+    assert_eq!(level(Some(&url("?synchronous=normal"))), 1);
+    assert_eq!(level(Some(&url("?synchronous=full"))), 2);
+    // The query is not part of the file name.
+    assert_eq!(
+        open(dir.path(), Some(&url("?synchronous=off")))
+            .unwrap()
+            .path(),
+        db
+    );
+    assert!(!dir.path().join("x.db?synchronous=off").exists());
+
+    let err = open(dir.path(), Some(&url("?journal=memory")))
+        .err()
+        .unwrap();
+    assert!(matches!(err, StoreError::BadOption { .. }), "{err:?}");
+    assert!(err.to_string().contains("`journal`"), "{err}");
+    let err = open(dir.path(), Some("sqlite://?synchronous=off"))
+        .err()
+        .unwrap();
+    assert!(matches!(err, StoreError::Unsupported(_)), "{err:?}");
+}
