@@ -461,7 +461,7 @@ def main():
                 ("`steward history` (newest 20)", ["history"]),
                 (f"`steward history --limit {total} --output json`", ["history", "--limit", str(total), "--output", "json"]),
                 ("`steward history --runbook five --status succeeded`", ["history", "--runbook", "five", "--status", "succeeded"]),
-                ("`steward history --runbook absent` (no match: every run is read)", ["history", "--runbook", "absent"]),
+                ("`steward history --runbook absent` (no match)", ["history", "--runbook", "absent"]),
                 ("`steward show RUN` (5 steps)", ["show", middle]),
             ]
             for label, q in queries:
