@@ -48,19 +48,31 @@ pub(super) fn request(
 }
 
 /// Marks the decision as acted on (the run recorded `approval_decided`).
+/// The engine's own decisions (`--yes`, a timeout) are written here too, so
+/// that `show` has every decision in one place.
 pub(super) fn consume(
     tx: &Transaction<'_>,
     run_id: &str,
     step: &str,
     decision: &Decision,
 ) -> rusqlite::Result<()> {
-    // The engine's own decisions (`--yes`, a timeout) are recorded here too,
-    // so that `show` has every decision in one place.
-    tx.prepare_cached(
-        "UPDATE approvals SET consumed = 1, \
+    write_decision(tx, run_id, step, decision, "consumed = 1,", "")
+}
+
+/// Writes a decision's columns; `set` and `condition` add to the statement.
+fn write_decision(
+    tx: &Transaction<'_>,
+    run_id: &str,
+    step: &str,
+    decision: &Decision,
+    set: &str,
+    condition: &str,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(&format!(
+        "UPDATE approvals SET {set} \
          decision = ?3, decided_by = ?4, comment = ?5, via = ?6, decided_at = ?7 \
-         WHERE run_id = ?1 AND step_id = ?2",
-    )?
+         WHERE run_id = ?1 AND step_id = ?2 {condition}"
+    ))?
     .execute(params![
         run_id,
         step,
@@ -145,23 +157,7 @@ pub(super) fn decide(
             approvers,
         }));
     }
-    tx.execute(
-        "UPDATE approvals SET decision = ?3, decided_by = ?4, comment = ?5, via = ?6, \
-         decided_at = ?7 WHERE run_id = ?1 AND step_id = ?2 AND decision IS NULL",
-        params![
-            run_id,
-            step,
-            if decision.approved {
-                "approved"
-            } else {
-                "rejected"
-            },
-            decision.by,
-            decision.comment,
-            decision.via,
-            decision.decided_at
-        ],
-    )?;
+    write_decision(tx, run_id, step, decision, "", "AND decision IS NULL")?;
     Ok(Ok(()))
 }
 
