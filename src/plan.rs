@@ -275,6 +275,10 @@ pub struct ApprovalStep {
     /// How long to wait for a decision.
     #[serde(with = "crate::plan::millis_opt")]
     pub timeout: Option<Duration>,
+    /// A `timeout` given as a template (`{{ inputs.ack_within }}`), rendered
+    /// when the step starts: a duration, or empty for no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_from: Option<Template>,
 }
 
 /// A compiled `runbook` step.

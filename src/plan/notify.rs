@@ -173,10 +173,16 @@ pub struct EmailChannel {
     pub subject: Option<Template>,
     /// SMTP server.
     pub server: Template,
-    /// Its port.
-    pub port: u16,
+    /// Its port; `None`: the usual port of the connection security.
+    pub port: Option<u16>,
+    /// A `port` given as a template, rendered when the step runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port_from: Option<Template>,
     /// Connection security.
     pub tls: SmtpTls,
+    /// A `tls` given as a template, rendered when the step runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_from: Option<Template>,
     /// Login user.
     pub username: Option<Template>,
     /// Login password.

@@ -138,11 +138,13 @@ pub struct EmailSpec {
     /// The SMTP server's host name or address (a template).
     pub server: Spanned<String>,
     /// The port (default 587 with `starttls`, 465 with `tls`, 25 with `none`).
+    /// A template is rendered when the step runs; empty: the default.
     pub port: Option<Spanned<Scalar>>,
     /// `starttls` (default), `tls` (implicit TLS) or `none` (plain SMTP,
-    /// allowed only to a loopback address).
+    /// allowed only to a loopback address). A template is rendered when the
+    /// step runs.
     pub tls: Option<Spanned<Scalar>>,
-    /// SMTP login user (a template).
+    /// SMTP login user (a template); when it renders empty, no login.
     pub username: Option<Spanned<String>>,
     /// SMTP login password (usually `{{ secrets.X }}`).
     pub password: Option<Spanned<String>>,

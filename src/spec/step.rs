@@ -101,7 +101,9 @@ pub struct ApprovalSpec {
     /// actor, a chat user); default: anyone who can reach the run store.
     #[serde(default)]
     pub approvers: Vec<Spanned<String>>,
-    /// How long to wait for a decision, e.g. `30m`; then the step fails.
+    /// How long to wait for a decision, e.g. `30m`; then the step fails. A
+    /// template (`{{ inputs.wait }}`) is rendered when the step starts; empty:
+    /// no limit.
     pub timeout: Option<Spanned<Scalar>>,
 }
 

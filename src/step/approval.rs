@@ -25,6 +25,24 @@ impl Execute for ApprovalStep {
             Ok(m) => ctx.redactor.redact(&m).into_owned(),
             Err(e) => return Attempt::failed(FailureClass::Other, format!("message: {e}")),
         };
+        let limit = match (&self.timeout, &self.timeout_from) {
+            (Some(limit), _) => Some(*limit),
+            (None, Some(template)) => match ctx.renderer.render(template, ctx.ctx) {
+                Ok(text) if text.trim().is_empty() => None,
+                Ok(text) => match crate::compile::values::parse_duration(&text) {
+                    Ok(limit) => Some(limit),
+                    Err(e) => {
+                        let e = ctx.redactor.redact(&e).into_owned();
+                        return Attempt::failed(
+                            FailureClass::Other,
+                            format!("timeout: bad duration: {e}"),
+                        );
+                    }
+                },
+                Err(e) => return Attempt::failed(FailureClass::Other, format!("timeout: {e}")),
+            },
+            (None, None) => None,
+        };
         ctx.events.emit(&RunEvent::ApprovalRequested {
             step: ctx.step_id.to_owned(),
             message: message.clone(),
@@ -37,7 +55,7 @@ impl Execute for ApprovalStep {
             approvers: &self.approvers,
             cancel: ctx.cancel,
         });
-        let decided = match self.timeout {
+        let decided = match limit {
             Some(limit) => match tokio::time::timeout(limit, wait).await {
                 Ok(decided) => decided,
                 Err(_) => {

@@ -50,13 +50,21 @@ pub(super) fn compile(
             approvers.push(name.to_owned());
         }
     }
-    let timeout = spec
-        .timeout
-        .as_ref()
-        .and_then(|t| values::duration(t, params, diagnostics));
+    // Outside a step template, a templated timeout is rendered when the step
+    // starts, so that a runbook can take it as an input.
+    let (timeout, timeout_from) = match &spec.timeout {
+        Some(t) if params.is_none() && crate::template::is_dynamic(&t.value.0) => {
+            let template =
+                checker.template(&t.value.0, t.span, Escape::None, scope, diagnostics, refs);
+            (None, Some(template))
+        }
+        Some(t) => (values::duration(t, params, diagnostics), None),
+        None => (None, None),
+    };
     (diagnostics.len() == before).then_some(ApprovalStep {
         message,
         approvers,
         timeout,
+        timeout_from,
     })
 }

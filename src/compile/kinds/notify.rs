@@ -5,7 +5,7 @@ use crate::plan::{
     WebhookChannel,
 };
 use crate::spec::yaml::Span;
-use crate::spec::{EmailSpec, NotifySpec, PagerDutySpec, Spanned, WebhookSpec};
+use crate::spec::{EmailSpec, NotifySpec, PagerDutySpec, Scalar, Spanned, WebhookSpec};
 use crate::template::{Template, is_dynamic};
 
 use super::super::values;
@@ -151,16 +151,29 @@ fn compile_email(email: &Spanned<EmailSpec>, f: &mut Fields) -> Option<EmailChan
             "e.g. `to: oncall@example.com`",
         );
     }
+    // `tls` and `port` may be templates (outside a step template), rendered
+    // when the step runs, so that a runbook can take its mail relay as inputs.
+    let dynamic = |field: &Option<Spanned<Scalar>>| {
+        field
+            .as_ref()
+            .filter(|v| f.params.is_none() && is_dynamic(&v.value.0))
+            .map(|v| (v.value.0.trim().to_owned(), v.span))
+    };
+    let (tls_dynamic, port_dynamic) = (dynamic(&spec.tls), dynamic(&spec.port));
+    let tls_from = tls_dynamic.map(|(text, span)| f.text(&text, span));
+    let port_from = port_dynamic.map(|(text, span)| f.text(&text, span));
     let tls = match &spec.tls {
         None => SmtpTls::Starttls,
+        Some(_) if tls_from.is_some() => SmtpTls::Starttls,
         Some(t) => SmtpTls::from_name(f.word(t, "SMTP security", SmtpTls::NAMES)?)?,
     };
     let port = match &spec.port {
-        None => tls.default_port(),
+        None => None,
+        Some(_) if port_from.is_some() => None,
         Some(p) => {
             let n = values::count(p, f.params, 1, "the SMTP port", f.diagnostics)?;
             match u16::try_from(n) {
-                Ok(port) => port,
+                Ok(port) => Some(port),
                 Err(_) => {
                     f.error(
                         p.span,
@@ -178,7 +191,9 @@ fn compile_email(email: &Spanned<EmailSpec>, f: &mut Fields) -> Option<EmailChan
         subject: f.opt(&spec.subject),
         server: f.text(spec.server.value.trim(), spec.server.span),
         port,
+        port_from,
         tls,
+        tls_from,
         username: f.opt(&spec.username),
         password: f.opt(&spec.password),
         ca_cert: f.opt(&spec.ca_cert),

@@ -25,18 +25,62 @@ struct Rendered {
     from: String,
     subject: String,
     server: String,
+    tls: SmtpTls,
+    port: u16,
+}
+
+/// The connection security and the port, rendered when they are templates.
+fn connection(
+    ctx: &StepContext<'_>,
+    channel: &EmailChannel,
+) -> Result<(SmtpTls, u16), NotifyError> {
+    let tls = match &channel.tls_from {
+        None => channel.tls,
+        Some(t) => {
+            let text = http::render(ctx, t)?;
+            let name = text.trim().to_ascii_lowercase();
+            SmtpTls::from_name(&name).ok_or_else(|| {
+                NotifyError::Invalid(format!(
+                    "`tls` is `{}`, not one of: {}",
+                    text.trim(),
+                    SmtpTls::NAMES.join(", ")
+                ))
+            })?
+        }
+    };
+    let port = match (&channel.port_from, channel.port) {
+        (Some(t), _) => {
+            let text = http::render(ctx, t)?;
+            match text.trim().parse::<u16>() {
+                _ if text.trim().is_empty() => tls.default_port(),
+                Ok(port) if port > 0 => port,
+                _ => {
+                    return Err(NotifyError::Invalid(format!(
+                        "`port` is `{}`, not a port number (1 to 65535)",
+                        text.trim()
+                    )));
+                }
+            }
+        }
+        (None, Some(port)) => port,
+        (None, None) => tls.default_port(),
+    };
+    Ok((tls, port))
 }
 
 fn render(
     ctx: &StepContext<'_>,
     channel: &EmailChannel,
     message: &Message,
-) -> Result<Rendered, HttpError> {
+) -> Result<Rendered, NotifyError> {
     let subject = match &channel.subject {
         Some(s) => http::render(ctx, s)?,
         None => subject(message),
     };
+    let (tls, port) = connection(ctx, channel)?;
     Ok(Rendered {
+        tls,
+        port,
         to: channel
             .to
             .iter()
@@ -87,11 +131,14 @@ pub(super) fn describe(ctx: &StepContext<'_>, channel: &EmailChannel) -> Result<
         .map(|t| http::render(ctx, t))
         .collect::<Result<_, _>>()?;
     let server = http::render(ctx, &channel.server)?;
+    let port = match connection(ctx, channel) {
+        Ok((_, port)) => port.to_string(),
+        Err(_) => "?".to_owned(),
+    };
     Ok(format!(
-        "email to {} via {}:{}",
+        "email to {} via {}:{port}",
         to.join(", "),
         server.trim(),
-        channel.port
     ))
 }
 
@@ -133,7 +180,8 @@ pub(super) async fn send(
         .map_err(|e| invalid("can't build the email", e))?;
 
     let server = rendered.server;
-    let tls = match channel.tls {
+    let port = rendered.port;
+    let tls = match rendered.tls {
         SmtpTls::None if !is_loopback(&server) => {
             return Err(NotifyError::Invalid(format!(
                 "plain SMTP (`tls: none`) is allowed only to a loopback server, not `{server}`; use `tls: starttls` or `tls: tls`"
@@ -157,21 +205,27 @@ pub(super) async fn send(
         }
     };
     let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(server.clone())
-        .port(channel.port)
+        .port(port)
         .tls(tls)
         .timeout(Some(TIMEOUT));
-    if let Some(user) = &channel.username {
+    // A username that renders empty means no login (a relay that takes mail
+    // without one), so that a runbook can make the login optional.
+    let user = match &channel.username {
+        Some(user) => http::render(ctx, user)?,
+        None => String::new(),
+    };
+    if !user.trim().is_empty() {
         let password = match &channel.password {
             Some(p) => http::render(ctx, p)?,
             None => String::new(),
         };
-        transport = transport.credentials(Credentials::new(http::render(ctx, user)?, password));
+        transport = transport.credentials(Credentials::new(user, password));
     }
     let response = transport
         .build()
         .send(mail)
         .await
-        .map_err(|e| smtp_error(&e, &server, channel.port))?;
+        .map_err(|e| smtp_error(&e, &server, port))?;
     Ok(Delivery {
         status: u16::from(response.code()),
         extra: serde_json::Map::new(),
