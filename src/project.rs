@@ -218,15 +218,27 @@ impl Project {
         path: &Path,
         library: &Library,
     ) -> Result<(FileReport, Option<Plan>), ProjectError> {
+        self.compile_file_with(path, library, None)
+    }
+
+    /// Reads and compiles one runbook file for a run with these (checked)
+    /// input values, which typed fields reading `inputs` get.
+    pub fn compile_file_with(
+        &self,
+        path: &Path,
+        library: &Library,
+        inputs: Option<&indexmap::IndexMap<String, serde_json::Value>>,
+    ) -> Result<(FileReport, Option<Plan>), ProjectError> {
         let text = read(path)?;
         let shown = display(path);
-        let result = compile::compile(
+        let result = compile::compile_with(
             Source {
                 path: &shown,
                 text: &text,
                 stem: &stem(path),
             },
             library,
+            inputs,
         );
         let (plan, diagnostics) = match result {
             Ok(plan) => (Some(plan), Vec::new()),

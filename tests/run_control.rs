@@ -445,3 +445,41 @@ fn runbook_steps_are_checked_at_compile_time() {
         out.stderr
     );
 }
+
+#[test]
+fn a_child_run_shares_the_concurrency_key_its_parent_holds() {
+    // Without sharing, the child would wait for its own parent forever (or,
+    // with `on_conflict: fail`, fail at once).
+    let p = Project::with_runbook(
+        "parent",
+        "concurrency: deploy-production\nsteps:\n  - id: call\n    runbook: child\n",
+    );
+    p.runbook(
+        "child",
+        "concurrency: { key: deploy-production, on_conflict: fail }\nsteps:\n  - id: work\n    shell: touch child-ran\n",
+    );
+    let out = p.run_json("parent", &[]);
+    out.expect_code(0);
+    assert!(p.exists("child-ran"));
+    // Another run is still kept out while the parent holds the key.
+    p.runbook(
+        "slow",
+        "concurrency: deploy-production\nsteps:\n  - id: wait\n    shell: while [ ! -f go ]; do sleep 0.05; done\n",
+    );
+    let holder = p.spawn(&["run", "slow"]);
+    wait_for("the holder to run", LIMIT, || {
+        !runs(&p, "running").is_empty()
+    });
+    let refused = p.run_json("child", &[]);
+    refused.expect_code(1);
+    assert!(
+        refused.report()["error"]
+            .as_str()
+            .unwrap()
+            .contains("holds the concurrency key `deploy-production` (on_conflict: fail)"),
+        "{}",
+        refused.stdout
+    );
+    p.write("go", "");
+    finish(holder, LIMIT).expect_code(0);
+}

@@ -260,6 +260,15 @@ pub(crate) fn stored<T>(
 
 /// Loads and compiles a runbook by name or path, printing diagnostics.
 pub(crate) fn load_plan(project: &Project, runbook: &str) -> Result<crate::plan::Plan, u8> {
+    load_plan_with(project, runbook, None)
+}
+
+/// [`load_plan`] for a run with these (checked) input values.
+pub(crate) fn load_plan_with(
+    project: &Project,
+    runbook: &str,
+    inputs: Option<&indexmap::IndexMap<String, serde_json::Value>>,
+) -> Result<crate::plan::Plan, u8> {
     let path = project.find_runbook(runbook).map_err(|e| {
         print_project_error(&e);
         exit::INVALID
@@ -268,10 +277,12 @@ pub(crate) fn load_plan(project: &Project, runbook: &str) -> Result<crate::plan:
         print_project_error(&e);
         exit::INVALID
     })?;
-    let (report, plan) = project.compile_file(&path, &library).map_err(|e| {
-        print_project_error(&e);
-        exit::INVALID
-    })?;
+    let (report, plan) = project
+        .compile_file_with(&path, &library, inputs)
+        .map_err(|e| {
+            print_project_error(&e);
+            exit::INVALID
+        })?;
     match plan {
         Some(plan) => Ok(plan),
         None => {

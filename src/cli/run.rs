@@ -14,7 +14,7 @@ use crate::render::{Live, Plain};
 use crate::runner::{self, Launch, Runner};
 use crate::secrets::SecretStore;
 
-use super::{exit, load_plan, open_project, open_store, print_error};
+use super::{exit, load_plan, load_plan_with, open_project, open_store, print_error};
 
 /// Arguments of `run`.
 #[derive(Debug, clap::Args)]
@@ -71,6 +71,16 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
         Err(found) => {
             problems.extend(found.iter().map(ToString::to_string));
             IndexMap::new()
+        }
+    };
+    // Typed fields that read `inputs` (`timeout: "{{ inputs.limit }}"`)
+    // were compiled with the defaults; compile again with the values given.
+    let plan = if raw.is_empty() || !problems.is_empty() {
+        plan
+    } else {
+        match load_plan_with(&project, &args.runbook, Some(&inputs)) {
+            Ok(p) => Arc::new(p),
+            Err(code) => return Ok(code),
         }
     };
     let secrets_file = args.secrets_file.clone().or_else(|| {

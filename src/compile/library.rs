@@ -187,13 +187,14 @@ pub fn check_template(source: Source) -> Vec<Diagnostic> {
     }
     // Typed fields are checked with each parameter's default, or a
     // placeholder when it has none, so that their templates resolve.
-    let mut params = values::Params::new();
+    let mut defaults = IndexMap::new();
     for (name, p) in &spec.params {
-        params.insert(
+        defaults.insert(
             name.value.clone(),
             p.default.clone().unwrap_or(serde_json::Value::Null),
         );
     }
+    let params = values::with_params(&defaults);
     let library = Library::default();
     let env = step::StepEnv {
         checker: &checker,

@@ -40,12 +40,24 @@ pub struct Source<'a> {
 }
 
 /// Compiles a runbook. Every problem of the file is returned at once.
+/// Typed fields that read `inputs` get the inputs' defaults.
 pub fn compile(source: Source, library: &Library) -> Result<Plan, Vec<Diagnostic>> {
+    compile_with(source, library, None)
+}
+
+/// Compiles a runbook for a run with these input values (already checked):
+/// typed fields that read `inputs` (`timeout: "{{ inputs.limit }}"`) get
+/// them, the other inputs their defaults.
+pub fn compile_with(
+    source: Source,
+    library: &Library,
+    values: Option<&IndexMap<String, serde_json::Value>>,
+) -> Result<Plan, Vec<Diagnostic>> {
     let (spec, mut diagnostics) = spec::parse_runbook(source.text);
     let Some(spec) = spec else {
         return Err(diagnostics);
     };
-    let plan = build(&spec, source, library, &mut diagnostics);
+    let plan = build(&spec, source, library, values, &mut diagnostics);
     match plan {
         Some(plan) if diagnostics.is_empty() => Ok(plan),
         _ => {
@@ -63,6 +75,7 @@ fn build(
     spec: &RunbookSpec,
     source: Source,
     library: &Library,
+    values: Option<&IndexMap<String, serde_json::Value>>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<Plan> {
     let checker = Checker::new(source.text);
@@ -89,6 +102,18 @@ fn build(
         }
     }
     let input_names: HashSet<String> = spec.inputs.keys().map(|k| k.value.clone()).collect();
+    // What typed fields (durations, counts, flags) may read.
+    let known_inputs: serde_json::Map<String, serde_json::Value> = inputs
+        .iter()
+        .filter_map(|(name, decl)| {
+            values
+                .and_then(|v| v.get(name))
+                .or(decl.default.as_ref())
+                .map(|v| (name.clone(), v.clone()))
+        })
+        .collect();
+    let known: values::Params =
+        IndexMap::from([("inputs".to_owned(), serde_json::Value::Object(known_inputs))]);
 
     let mut secret_names = HashSet::new();
     for secret in &spec.secrets {
@@ -184,19 +209,19 @@ fn build(
     let timeout = spec
         .timeout
         .as_ref()
-        .and_then(|t| values::duration(t, None, diagnostics));
+        .and_then(|t| values::duration(t, Some(&known), diagnostics));
     let max_parallel = spec
         .max_parallel
         .as_ref()
-        .and_then(|m| values::count(m, None, 1, "max_parallel", diagnostics))
+        .and_then(|m| values::count(m, Some(&known), 1, "max_parallel", diagnostics))
         .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
     let default_timeout = spec
         .defaults
         .timeout
         .as_ref()
-        .and_then(|t| values::duration(t, None, diagnostics));
+        .and_then(|t| values::duration(t, Some(&known), diagnostics));
     if let Some(retry) = &spec.defaults.retry {
-        retry::compile_retry(retry, None, diagnostics);
+        retry::compile_retry(retry, Some(&known), diagnostics);
     }
 
     // Ids are unique across every list, undo steps included.
@@ -270,7 +295,7 @@ fn build(
             default_retry: spec.defaults.retry.as_ref(),
             default_timeout,
             library,
-            params: None,
+            params: Some(&known),
             runbook: &name,
         };
         let mut compiled = Vec::new();

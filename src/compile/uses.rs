@@ -10,7 +10,7 @@ use crate::template::Escape;
 
 use super::scope::{Checker, Scope, StepRef};
 use super::step::{StepEnv, compile_step};
-use super::values::Params;
+use super::values::{self, Params};
 use super::{LibraryEntry, value};
 
 /// A template expanded for one step.
@@ -21,7 +21,8 @@ pub struct Expanded {
     pub template: TemplateUse,
     /// The template's own `retry:`, merged under the caller's.
     pub retry: Option<crate::spec::RetrySpec>,
-    /// Parameters given as literals (for typed fields).
+    /// What the step's merged typed fields may read: the parameters known
+    /// before the run (literals, or read from `inputs`), and the caller's.
     pub literal: Params,
 }
 
@@ -87,6 +88,8 @@ pub fn expand(
         };
         if !value::is_dynamic_value(&given.value) {
             literal.insert(name.value.clone(), given.value.clone());
+        } else if let Some(known) = known_value(&given.value, env.params) {
+            literal.insert(name.value.clone(), known);
         }
         let escape = if param.script {
             Escape::Shell
@@ -121,6 +124,7 @@ pub fn expand(
 
     let checker = Checker::new(source);
     let names: HashSet<String> = tpl.params.keys().map(|k| k.value.clone()).collect();
+    let own = values::with_params(&literal);
     let tenv = StepEnv {
         checker: &checker,
         scope: Scope {
@@ -132,7 +136,7 @@ pub fn expand(
         default_retry: env.default_retry,
         default_timeout: env.default_timeout,
         library: env.library,
-        params: Some(&literal),
+        params: Some(&own),
         runbook: env.runbook,
     };
     let mut inner = Vec::new();
@@ -147,6 +151,9 @@ pub fn expand(
             .maybe_hint(d.hint),
         );
     }
+    // The caller's `retry` is merged with the template's: it may read both.
+    let mut known = env.params.cloned().unwrap_or_default();
+    known.extend(own);
     Some(Expanded {
         base,
         template: TemplateUse {
@@ -154,8 +161,21 @@ pub fn expand(
             params,
         },
         retry: tpl.step.retry.clone(),
-        literal,
+        literal: known,
     })
+}
+
+/// A `with:` string that reads only what is known before the run starts
+/// (`"{{ inputs.attempts }}"`), rendered, so that the template's typed
+/// fields can use it.
+fn known_value(given: &serde_json::Value, known: Option<&Params>) -> Option<serde_json::Value> {
+    let (serde_json::Value::String(text), Some(known)) = (given, known) else {
+        return None;
+    };
+    crate::template::environment()
+        .render_str(text, known)
+        .ok()
+        .map(serde_json::Value::String)
 }
 
 pub(super) fn list_or_none<'a>(names: impl Iterator<Item = &'a str>) -> String {

@@ -1,5 +1,7 @@
-//! Typed scalars of the spec: durations, counts and flags. Inside a step
-//! template they may be `{{ params.x }}`, resolved when `uses` expands.
+//! Typed scalars of the spec: durations, counts and flags. They may be
+//! templates over what is known before the run starts: `{{ params.x }}`
+//! inside a step template, resolved when `uses` expands, and
+//! `{{ inputs.x }}` elsewhere, resolved with the run's inputs.
 
 use std::time::Duration;
 
@@ -8,10 +10,21 @@ use indexmap::IndexMap;
 use crate::diagnostic::Diagnostic;
 use crate::spec::{Scalar, Spanned};
 
-/// Literal parameter values of a `uses` expansion, for typed fields.
+/// What typed fields may read, by root name: `params` (the literal
+/// parameters of a `uses` expansion) inside a step template; `inputs` (the
+/// run's values, or the declared defaults when compiling without a run)
+/// elsewhere. [`with_params`] wraps a template's parameters.
 pub type Params = IndexMap<String, serde_json::Value>;
 
-/// Resolves `{{ params.x }}` in a typed field; other text is returned as is.
+/// The typed-field context of a step template: its literal parameters.
+pub fn with_params(params: &IndexMap<String, serde_json::Value>) -> Params {
+    let map: serde_json::Map<String, serde_json::Value> =
+        params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    IndexMap::from([("params".to_owned(), serde_json::Value::Object(map))])
+}
+
+/// Resolves `{{ params.x }}` or `{{ inputs.x }}` in a typed field; other
+/// text is returned as is.
 pub fn resolve(
     scalar: &Spanned<Scalar>,
     params: Option<&Params>,
@@ -27,19 +40,23 @@ pub fn resolve(
                 scalar.span,
                 "this field must be known before the run starts",
             )
-            .hint("templates are allowed here only inside a step template, over `params`"),
+            .hint(
+                "templates are allowed here only over `inputs`, or `params` inside a step template",
+            ),
         );
         return None;
     };
     let env = crate::template::environment();
-    let ctx = serde_json::json!({ "params": params });
-    match env.render_str(text, ctx) {
+    match env.render_str(text, params) {
         Ok(rendered) => Some(rendered),
         Err(e) => {
+            let hint = if params.contains_key("params") {
+                "typed fields (counts, durations) of a step template may read only `params` given as literals or from `inputs` in `with:`"
+            } else {
+                "typed fields (counts, durations, flags) may read only `inputs`, and only inputs with a default (or given a value), as they are set when the run starts"
+            };
             diagnostics.push(
-                Diagnostic::new(scalar.span, format!("can't resolve this field: {e}")).hint(
-                    "typed fields (counts, durations) of a step template may read only `params` given as literals in `with:`",
-                ),
+                Diagnostic::new(scalar.span, format!("can't resolve this field: {e}")).hint(hint),
             );
             None
         }

@@ -56,6 +56,18 @@ impl Control for Runner {
                     Ok(Err(held)) => held,
                     Err(e) => return Err(e.to_string()),
                 };
+                // A child run shares the keys of the runs it was started by:
+                // they hold them for as long as it lasts, and waiting for
+                // them would never end.
+                if let Some(holder) = held.holder.as_deref()
+                    && self.is_ancestor(holder, run_id)
+                {
+                    events.emit(&RunEvent::ConcurrencyAcquired {
+                        key: key.to_owned(),
+                        waited_ms: 0,
+                    });
+                    return Ok(Box::new(()) as Guard);
+                }
                 let holder = held
                     .holder
                     .as_deref()
@@ -147,6 +159,24 @@ impl Control for Runner {
 }
 
 impl Runner {
+    /// Whether `ancestor` started `run_id`, directly or through other child
+    /// runs (as recorded in the store).
+    fn is_ancestor(&self, ancestor: &str, run_id: &str) -> bool {
+        let mut current = run_id.to_owned();
+        // Child runs can't form a cycle; the bound is only a safety net.
+        for _ in 0..64 {
+            match self.store.get_run(&current) {
+                Ok(Some(detail)) => match detail.run.parent_run_id {
+                    Some(parent) if parent == ancestor => return true,
+                    Some(parent) => current = parent,
+                    None => return false,
+                },
+                _ => return false,
+            }
+        }
+        false
+    }
+
     /// Compiles the child's runbook and checks its inputs and secrets.
     fn child_launch(&self, child: &ChildRun) -> Result<Launch, String> {
         let path = self
@@ -178,6 +208,22 @@ impl Runner {
             let all: Vec<String> = problems.iter().map(ToString::to_string).collect();
             format!("inputs of `{}`: {}", child.runbook, all.join("; "))
         })?;
+        // Typed fields that read `inputs` get the values given.
+        let (report, plan) = self
+            .project
+            .compile_file_with(&path, &library, Some(&inputs))
+            .map_err(|e| e.to_string())?;
+        let Some(plan) = plan else {
+            let first = report
+                .diagnostics
+                .first()
+                .map(|d| d.message.clone())
+                .unwrap_or_default();
+            return Err(format!(
+                "runbook `{}` ({}): with these inputs, {first}",
+                child.runbook, report.path
+            ));
+        };
         let secrets = SecretStore::from_env(&plan.secrets, self.options.secrets_file.as_deref())
             .map_err(|e| e.to_string())?;
         Ok(Launch {
