@@ -16,6 +16,12 @@ use crate::spec::{Scalar, Spanned};
 /// elsewhere. [`with_params`] wraps a template's parameters.
 pub type Params = IndexMap<String, serde_json::Value>;
 
+/// Whether typed fields are being compiled inside a step template (their
+/// context holds `params`), where they can't be left to run time.
+pub fn in_template(params: Option<&Params>) -> bool {
+    params.is_some_and(|p| p.contains_key("params"))
+}
+
 /// The typed-field context of a step template: its literal parameters.
 pub fn with_params(params: &IndexMap<String, serde_json::Value>) -> Params {
     let map: serde_json::Map<String, serde_json::Value> =

@@ -53,7 +53,7 @@ pub(super) fn compile(
     // Outside a step template, a templated timeout is rendered when the step
     // starts, so that a runbook can take it as an input.
     let (timeout, timeout_from) = match &spec.timeout {
-        Some(t) if params.is_none() && crate::template::is_dynamic(&t.value.0) => {
+        Some(t) if !values::in_template(params) && crate::template::is_dynamic(&t.value.0) => {
             let template =
                 checker.template(&t.value.0, t.span, Escape::None, scope, diagnostics, refs);
             (None, Some(template))

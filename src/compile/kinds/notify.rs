@@ -156,7 +156,7 @@ fn compile_email(email: &Spanned<EmailSpec>, f: &mut Fields) -> Option<EmailChan
     let dynamic = |field: &Option<Spanned<Scalar>>| {
         field
             .as_ref()
-            .filter(|v| f.params.is_none() && is_dynamic(&v.value.0))
+            .filter(|v| !values::in_template(f.params) && is_dynamic(&v.value.0))
             .map(|v| (v.value.0.trim().to_owned(), v.span))
     };
     let (tls_dynamic, port_dynamic) = (dynamic(&spec.tls), dynamic(&spec.port));
