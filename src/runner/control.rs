@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
+use indexmap::IndexMap;
 use tokio_util::sync::CancellationToken;
 
 use super::{Forward, Launch, Runner};
@@ -184,46 +185,41 @@ impl Runner {
             .find_runbook(&child.runbook)
             .map_err(|e| e.to_string())?;
         let (library, _) = self.project.library().map_err(|e| e.to_string())?;
-        let (report, plan) = self
-            .project
-            .compile_file(&path, &library)
-            .map_err(|e| e.to_string())?;
-        let Some(plan) = plan else {
-            let first = report
-                .diagnostics
-                .first()
-                .map(|d| d.message.clone())
-                .unwrap_or_default();
-            return Err(format!(
-                "runbook `{}` ({}) is invalid: {first}",
-                child.runbook, report.path
-            ));
+        let compile = |inputs: Option<&IndexMap<String, serde_json::Value>>| {
+            let (report, plan) = self
+                .project
+                .compile_file_with(&path, &library, inputs)
+                .map_err(|e| e.to_string())?;
+            plan.ok_or_else(|| {
+                let first = report
+                    .diagnostics
+                    .first()
+                    .map(|d| d.message.clone())
+                    .unwrap_or_default();
+                let with = if inputs.is_some() {
+                    "with these inputs, "
+                } else {
+                    ""
+                };
+                format!(
+                    "runbook `{}` ({}) is invalid: {with}{first}",
+                    child.runbook, report.path
+                )
+            })
         };
+        // First with the declared defaults, for the inputs' declarations;
+        // then with the values given, which typed fields may read.
+        let declared = compile(None)?;
         let raw = child
             .inputs
             .iter()
             .map(|(k, v)| (k.clone(), RawInput::Json(v.clone())))
             .collect();
-        let inputs = resolve_inputs(&plan.inputs, &raw).map_err(|problems| {
+        let inputs = resolve_inputs(&declared.inputs, &raw).map_err(|problems| {
             let all: Vec<String> = problems.iter().map(ToString::to_string).collect();
             format!("inputs of `{}`: {}", child.runbook, all.join("; "))
         })?;
-        // Typed fields that read `inputs` get the values given.
-        let (report, plan) = self
-            .project
-            .compile_file_with(&path, &library, Some(&inputs))
-            .map_err(|e| e.to_string())?;
-        let Some(plan) = plan else {
-            let first = report
-                .diagnostics
-                .first()
-                .map(|d| d.message.clone())
-                .unwrap_or_default();
-            return Err(format!(
-                "runbook `{}` ({}): with these inputs, {first}",
-                child.runbook, report.path
-            ));
-        };
+        let plan = compile(Some(&inputs))?;
         let secrets = SecretStore::from_env(&plan.secrets, self.options.secrets_file.as_deref())
             .map_err(|e| e.to_string())?;
         Ok(Launch {
