@@ -260,15 +260,19 @@ pub(crate) fn stored<T>(
 
 /// Loads and compiles a runbook by name or path, printing diagnostics.
 pub(crate) fn load_plan(project: &Project, runbook: &str) -> Result<crate::plan::Plan, u8> {
-    load_plan_with(project, runbook, None)
+    let source = runbook_source(project, runbook)?;
+    compile_source(project, &source, None)
 }
 
-/// [`load_plan`] for a run with these (checked) input values.
-pub(crate) fn load_plan_with(
-    project: &Project,
-    runbook: &str,
-    inputs: Option<&indexmap::IndexMap<String, serde_json::Value>>,
-) -> Result<crate::plan::Plan, u8> {
+/// A runbook's file and the project's step templates and runbook index:
+/// what compiling it (again, with a run's inputs) needs.
+pub(crate) struct RunbookSource {
+    path: PathBuf,
+    library: crate::compile::Library,
+}
+
+/// Finds a runbook by name or path and reads the project's library.
+pub(crate) fn runbook_source(project: &Project, runbook: &str) -> Result<RunbookSource, u8> {
     let path = project.find_runbook(runbook).map_err(|e| {
         print_project_error(&e);
         exit::INVALID
@@ -277,8 +281,18 @@ pub(crate) fn load_plan_with(
         print_project_error(&e);
         exit::INVALID
     })?;
+    Ok(RunbookSource { path, library })
+}
+
+/// Compiles a runbook, with a run's (checked) input values for the typed
+/// fields that read them, printing diagnostics.
+pub(crate) fn compile_source(
+    project: &Project,
+    source: &RunbookSource,
+    inputs: Option<&indexmap::IndexMap<String, serde_json::Value>>,
+) -> Result<crate::plan::Plan, u8> {
     let (report, plan) = project
-        .compile_file_with(&path, &library, inputs)
+        .compile_file_with(&source.path, &source.library, inputs)
         .map_err(|e| {
             print_project_error(&e);
             exit::INVALID

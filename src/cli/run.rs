@@ -14,7 +14,7 @@ use crate::render::{Live, Plain};
 use crate::runner::{self, Launch, Runner};
 use crate::secrets::SecretStore;
 
-use super::{exit, load_plan, load_plan_with, open_project, open_store, print_error};
+use super::{compile_source, exit, open_project, open_store, print_error, runbook_source};
 
 /// Arguments of `run`.
 #[derive(Debug, clap::Args)]
@@ -50,7 +50,11 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    let plan = match load_plan(&project, &args.runbook) {
+    let source = match runbook_source(&project, &args.runbook) {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let plan = match compile_source(&project, &source, None) {
         Ok(p) => Arc::new(p),
         Err(code) => return Ok(code),
     };
@@ -78,7 +82,7 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
     let plan = if raw.is_empty() || !problems.is_empty() {
         plan
     } else {
-        match load_plan_with(&project, &args.runbook, Some(&inputs)) {
+        match compile_source(&project, &source, Some(&inputs)) {
             Ok(p) => Arc::new(p),
             Err(code) => return Ok(code),
         }
