@@ -685,6 +685,11 @@ impl Checklist {
             "disk_fail_percent=101",
             "-i",
             "connections_warn_percent=101",
+            // A failing endpoint fails after two quick tries.
+            "-i",
+            "health_attempts=2",
+            "-i",
+            "health_delay=50ms",
         ];
         all.extend_from_slice(args);
         run(&self.p, "daily-checks", &env, &all)
