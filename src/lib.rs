@@ -23,3 +23,4 @@ pub mod step;
 pub mod store;
 pub mod template;
 pub mod trigger;
+pub mod webhook;
