@@ -17,6 +17,7 @@ pub mod plan;
 pub mod project;
 pub mod render;
 pub mod runner;
+pub mod schedule;
 pub mod secrets;
 pub mod spec;
 pub mod step;
