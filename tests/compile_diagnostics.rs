@@ -387,6 +387,51 @@ fn bad_duration() {
 }
 
 #[test]
+fn bad_schedules() {
+    let stderr = invalid(
+        "nightly",
+        "\
+triggers:
+  schedule:
+    - \"0 25 * * *\"
+    - { cron: \"0 3 * * *\", timezone: Europe/Berln }
+    - cron: \"0 3 * *\"
+steps:
+  - id: backup
+    shell: echo backup
+",
+    );
+    points_at(&stderr, "nightly", 3, 7);
+    points_at(&stderr, "nightly", 4, 7);
+    // The mapping forms point at the mapping (flow) or its first key (block).
+    points_at(&stderr, "nightly", 5, 11);
+    assert_eq!(errors(&stderr), 3, "{stderr}");
+    assert!(stderr.contains("invalid hour field `25`"), "{stderr}");
+    assert!(stderr.contains("did you mean `Europe/Berlin`?"), "{stderr}");
+    snapshot!("bad_schedules", stderr);
+}
+
+#[test]
+fn valid_schedules_are_ok() {
+    let project = Project::new();
+    project.runbook(
+        "nightly",
+        "\
+triggers:
+  schedule:
+    - \"0 3 * * *\"
+    - { cron: \"30 2 * * MON-FRI\", timezone: Europe/Berlin, catch_up: true }
+    - \"@hourly\"
+steps:
+  - id: backup
+    shell: echo backup
+",
+    );
+    let out = project.steward(&["validate", "runbooks/nightly.yaml"]);
+    assert_eq!(out.code, 0, "stderr:\n{}", out.stderr);
+}
+
+#[test]
 fn unknown_input_type() {
     let stderr = invalid(
         "inputtype",

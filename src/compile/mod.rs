@@ -352,6 +352,8 @@ fn build(
         }
     }
 
+    check_schedules(&spec.triggers, diagnostics);
+
     let mut sections = sections.into_iter();
     Some(Plan {
         name,
@@ -372,6 +374,21 @@ fn build(
         finally: sections.next().unwrap_or_default(),
         outputs,
     })
+}
+
+/// `triggers.schedule`: each cron expression and time zone must parse. Only
+/// `steward serve` acts on them; checking here finds mistakes at `validate`.
+fn check_schedules(triggers: &crate::spec::TriggersSpec, diagnostics: &mut Vec<Diagnostic>) {
+    let Some(schedules) = &triggers.schedule else {
+        return;
+    };
+    for entry in &schedules.0 {
+        let spec = &entry.value.0;
+        if let Err(e) = crate::schedule::Schedule::parse(&spec.cron, spec.timezone.as_deref()) {
+            diagnostics
+                .push(Diagnostic::new(entry.span, format!("schedule: {e}")).maybe_hint(e.hint()));
+        }
+    }
 }
 
 /// `[a-z0-9_-]+`

@@ -1,0 +1,419 @@
+//! Cron schedules in IANA time zones, for `triggers.schedule`.
+//!
+//! Expressions have five fields (`minute hour day-of-month month
+//! day-of-week`), or six with seconds first (handy in tests), or are one of
+//! the `@hourly`/`@daily`/`@weekly`/`@monthly`/`@yearly` nicknames. Day of
+//! month and day of week combine as in Vixie cron: when both are restricted,
+//! either matching is enough. Parsing and evaluation are [`croner`]'s, time
+//! zones [`chrono_tz`]'s.
+//!
+//! Ticks are matched in local wall-clock time of the schedule's zone and
+//! returned in UTC. Across daylight saving changes (croner's behaviour, pinned
+//! by the tests below):
+//! - **spring forward**: a fixed time inside the skipped hour (e.g. `30 2 * * *`
+//!   in Europe/Berlin on the last Sunday of March, when 02:00 jumps to 03:00)
+//!   fires once, at the first valid minute after the gap (03:00 local); ticks
+//!   of wildcard or stepped hours that fall in the gap are skipped;
+//! - **fall back**: a fixed time in the repeated hour fires once, at its first
+//!   occurrence; wildcard or stepped hours fire in both passes.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use croner::Cron;
+use croner::parser::{CronParser, Seconds, Year};
+use thiserror::Error;
+
+/// A parsed cron expression in a time zone.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    cron: Cron,
+    tz: Tz,
+}
+
+/// Why a schedule didn't parse.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ScheduleError {
+    /// The expression is empty.
+    #[error("empty cron expression")]
+    Empty,
+    /// Not five or six fields.
+    #[error("cron expression `{expr}` has {found} fields, expected 5 or 6")]
+    FieldCount { expr: String, found: usize },
+    /// One field is wrong.
+    #[error("cron expression `{expr}`: invalid {field} field `{value}`")]
+    Field {
+        expr: String,
+        field: &'static str,
+        value: String,
+        /// The values the field allows.
+        allowed: &'static str,
+    },
+    /// Wrong in a way no single field explains.
+    #[error("invalid cron expression `{expr}`: {reason}")]
+    Invalid { expr: String, reason: String },
+    /// Valid fields that no date satisfies, e.g. `0 0 31 2 *`.
+    #[error("cron expression `{expr}` never fires")]
+    NeverFires { expr: String },
+    /// Not an IANA time zone name.
+    #[error("unknown time zone `{name}`")]
+    UnknownTimeZone {
+        name: String,
+        /// The closest known name, if one is close.
+        suggestion: Option<&'static str>,
+    },
+}
+
+impl ScheduleError {
+    /// A line telling how to fix it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ScheduleError::Empty | ScheduleError::FieldCount { .. } => Some(
+                "write five fields: `minute hour day-of-month month day-of-week`, \
+                 e.g. `0 3 * * *` for 03:00 every day (six with seconds first)"
+                    .to_owned(),
+            ),
+            ScheduleError::Field { field, allowed, .. } => Some(format!(
+                "the {field} field takes {allowed}, `*`, lists `a,b`, ranges `a-b` and steps `*/n`"
+            )),
+            ScheduleError::Invalid { .. } => None,
+            ScheduleError::NeverFires { .. } => {
+                Some("no date has these day, month and weekday together".to_owned())
+            }
+            ScheduleError::UnknownTimeZone { suggestion, .. } => Some(match suggestion {
+                Some(s) => format!(
+                    "did you mean `{s}`? Time zones are IANA names like `Europe/Berlin` or `UTC`"
+                ),
+                None => "time zones are IANA names like `Europe/Berlin`, \
+                         `America/New_York` or `UTC`"
+                    .to_owned(),
+            }),
+        }
+    }
+}
+
+const FIVE: [(&str, &str); 5] = [
+    ("minute", "0-59"),
+    ("hour", "0-23"),
+    ("day-of-month", "1-31 (and `L`, `W`)"),
+    ("month", "1-12 or JAN-DEC"),
+    (
+        "day-of-week",
+        "0-7 or SUN-SAT (0 and 7 are Sunday; and `L`, `#`)",
+    ),
+];
+const SECOND: (&str, &str) = ("second", "0-59");
+
+fn parser() -> CronParser {
+    CronParser::builder()
+        .seconds(Seconds::Optional)
+        .year(Year::Disallowed)
+        .build()
+}
+
+/// Parses an IANA time zone name; `None` is UTC.
+pub fn parse_timezone(name: Option<&str>) -> Result<Tz, ScheduleError> {
+    let Some(name) = name else {
+        return Ok(Tz::UTC);
+    };
+    Tz::from_str(name.trim()).map_err(|_| {
+        let lower = name.trim().to_ascii_lowercase();
+        let suggestion = chrono_tz::TZ_VARIANTS
+            .iter()
+            .map(|tz| tz.name())
+            .map(|n| (strsim::jaro_winkler(&n.to_ascii_lowercase(), &lower), n))
+            .filter(|(score, _)| *score > 0.85)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, n)| n);
+        ScheduleError::UnknownTimeZone {
+            name: name.to_owned(),
+            suggestion,
+        }
+    })
+}
+
+impl Schedule {
+    /// Parses `cron` in `timezone` (an IANA name; `None` is UTC).
+    pub fn parse(cron: &str, timezone: Option<&str>) -> Result<Schedule, ScheduleError> {
+        let expr = cron.trim();
+        if expr.is_empty() {
+            return Err(ScheduleError::Empty);
+        }
+        let fields: Vec<&str> = expr.split_whitespace().collect();
+        let named: Vec<(&str, &str)> = match fields.len() {
+            _ if expr.starts_with('@') => Vec::new(),
+            5 => FIVE.to_vec(),
+            6 => std::iter::once(SECOND).chain(FIVE).collect(),
+            found => {
+                return Err(ScheduleError::FieldCount {
+                    expr: expr.to_owned(),
+                    found,
+                });
+            }
+        };
+        let cron = parser().parse(expr).map_err(|e| {
+            // Find the field at fault: each one alone, the others `*`.
+            for (i, (field, allowed)) in named.iter().enumerate() {
+                let alone: Vec<&str> = (0..named.len())
+                    .map(|j| if i == j { fields[j] } else { "*" })
+                    .collect();
+                if parser().parse(&alone.join(" ")).is_err() {
+                    return ScheduleError::Field {
+                        expr: expr.to_owned(),
+                        field,
+                        value: fields[i].to_owned(),
+                        allowed,
+                    };
+                }
+            }
+            ScheduleError::Invalid {
+                expr: expr.to_owned(),
+                reason: e.to_string(),
+            }
+        })?;
+        let tz = parse_timezone(timezone)?;
+        let schedule = Schedule { cron, tz };
+        // Over 2000–2027 every valid day/month/weekday combination comes up
+        // (Feb 29 included).
+        let start = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap();
+        if schedule.next_after(start).is_none() {
+            return Err(ScheduleError::NeverFires {
+                expr: expr.to_owned(),
+            });
+        }
+        Ok(schedule)
+    }
+
+    /// The time zone ticks are matched in.
+    pub fn timezone(&self) -> Tz {
+        self.tz
+    }
+
+    /// The first tick strictly after `t`.
+    pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.cron
+            .find_next_occurrence(&t.with_timezone(&self.tz), false)
+            .ok()
+            .map(|d| d.with_timezone(&Utc))
+    }
+
+    /// The last tick in `(last_run, now]`, if any: the one tick `catch_up`
+    /// runs for a server that was down.
+    pub fn missed(&self, last_run: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if now <= last_run {
+            return None;
+        }
+        self.cron
+            .find_previous_occurrence(&now.with_timezone(&self.tz), true)
+            .ok()
+            .map(|d| d.with_timezone(&Utc))
+            .filter(|d| *d > last_run)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
+    }
+
+    #[test]
+    fn daily_at_three_in_berlin_stays_at_three_local_across_dst() {
+        let s = Schedule::parse("0 3 * * *", Some("Europe/Berlin")).unwrap();
+        // 2025-03-30: CET (+1) → CEST (+2) at 02:00 local.
+        assert_eq!(
+            s.next_after(utc(2025, 3, 29, 12, 0, 0)),
+            Some(utc(2025, 3, 30, 1, 0, 0))
+        );
+        assert_eq!(
+            s.next_after(utc(2025, 3, 28, 12, 0, 0)),
+            Some(utc(2025, 3, 29, 2, 0, 0))
+        );
+        assert_eq!(
+            s.next_after(utc(2025, 3, 30, 1, 0, 0)),
+            Some(utc(2025, 3, 31, 1, 0, 0))
+        );
+        // 2025-10-26: CEST → CET at 03:00 local; 03:00 CET is 02:00 UTC.
+        assert_eq!(
+            s.next_after(utc(2025, 10, 25, 12, 0, 0)),
+            Some(utc(2025, 10, 26, 2, 0, 0))
+        );
+        assert_eq!(
+            s.next_after(utc(2025, 10, 24, 12, 0, 0)),
+            Some(utc(2025, 10, 25, 1, 0, 0))
+        );
+    }
+
+    #[test]
+    fn a_time_in_the_spring_forward_gap_fires_right_after_it() {
+        // 02:30 doesn't exist in Berlin on 2025-03-30: it fires at 03:00 CEST
+        // (01:00 UTC), once, and at 02:30 CEST (00:30 UTC) the next day.
+        let s = Schedule::parse("30 2 * * *", Some("Europe/Berlin")).unwrap();
+        assert_eq!(
+            s.next_after(utc(2025, 3, 29, 12, 0, 0)),
+            Some(utc(2025, 3, 30, 1, 0, 0))
+        );
+        assert_eq!(
+            s.next_after(utc(2025, 3, 30, 1, 0, 0)),
+            Some(utc(2025, 3, 31, 0, 30, 0))
+        );
+    }
+
+    #[test]
+    fn a_time_in_the_fall_back_overlap_fires_once() {
+        // 02:30 happens twice in Berlin on 2025-10-26 (00:30 and 01:30 UTC).
+        let s = Schedule::parse("30 2 * * *", Some("Europe/Berlin")).unwrap();
+        assert_eq!(
+            s.next_after(utc(2025, 10, 25, 12, 0, 0)),
+            Some(utc(2025, 10, 26, 0, 30, 0))
+        );
+        assert_eq!(
+            s.next_after(utc(2025, 10, 26, 0, 30, 0)),
+            Some(utc(2025, 10, 27, 1, 30, 0))
+        );
+    }
+
+    #[test]
+    fn every_six_hours() {
+        let s = Schedule::parse("0 */6 * * *", None).unwrap();
+        let mut t = utc(2025, 1, 1, 1, 0, 0);
+        let mut ticks = Vec::new();
+        for _ in 0..5 {
+            t = s.next_after(t).unwrap();
+            ticks.push(t);
+        }
+        assert_eq!(
+            ticks,
+            [
+                utc(2025, 1, 1, 6, 0, 0),
+                utc(2025, 1, 1, 12, 0, 0),
+                utc(2025, 1, 1, 18, 0, 0),
+                utc(2025, 1, 2, 0, 0, 0),
+                utc(2025, 1, 2, 6, 0, 0),
+            ]
+        );
+        // Strictly after: a tick at `t` itself isn't returned.
+        assert_eq!(
+            s.next_after(utc(2025, 1, 1, 6, 0, 0)),
+            Some(utc(2025, 1, 1, 12, 0, 0))
+        );
+    }
+
+    #[test]
+    fn per_second_cron_for_tests() {
+        let s = Schedule::parse("*/2 * * * * *", None).unwrap();
+        assert_eq!(
+            s.next_after(utc(2025, 1, 1, 0, 0, 0)),
+            Some(utc(2025, 1, 1, 0, 0, 2))
+        );
+        assert_eq!(
+            s.next_after(utc(2025, 1, 1, 0, 0, 3)),
+            Some(utc(2025, 1, 1, 0, 0, 4))
+        );
+    }
+
+    #[test]
+    fn missed_is_the_last_tick_in_the_half_open_window() {
+        let s = Schedule::parse("0 3 * * *", Some("Europe/Berlin")).unwrap();
+        let last = utc(2025, 1, 1, 2, 0, 0); // 03:00 CET, a tick itself.
+        // Three days down: only the latest tick.
+        assert_eq!(
+            s.missed(last, utc(2025, 1, 4, 12, 0, 0)),
+            Some(utc(2025, 1, 4, 2, 0, 0))
+        );
+        // `now` on a tick counts; `last_run` on one doesn't.
+        assert_eq!(
+            s.missed(last, utc(2025, 1, 2, 2, 0, 0)),
+            Some(utc(2025, 1, 2, 2, 0, 0))
+        );
+        assert_eq!(s.missed(last, utc(2025, 1, 2, 1, 59, 59)), None);
+        assert_eq!(s.missed(last, last), None);
+        assert_eq!(s.missed(last, utc(2024, 12, 1, 0, 0, 0)), None);
+    }
+
+    #[test]
+    fn nicknames_and_names() {
+        let s = Schedule::parse("@daily", Some("UTC")).unwrap();
+        assert_eq!(
+            s.next_after(utc(2025, 1, 1, 5, 0, 0)),
+            Some(utc(2025, 1, 2, 0, 0, 0))
+        );
+        let s = Schedule::parse("0 9 * JAN MON-FRI", None).unwrap();
+        // 2025-01-04 is a Saturday.
+        assert_eq!(
+            s.next_after(utc(2025, 1, 4, 0, 0, 0)),
+            Some(utc(2025, 1, 6, 9, 0, 0))
+        );
+        assert_eq!(s.timezone(), Tz::UTC);
+        // Feb 29 is a valid, rare date.
+        assert!(Schedule::parse("0 0 29 2 *", None).is_ok());
+    }
+
+    #[test]
+    fn invalid_expressions_name_the_field() {
+        let field = |cron: &str| match Schedule::parse(cron, None).unwrap_err() {
+            ScheduleError::Field { field, value, .. } => (field, value),
+            e => panic!("{cron}: {e:?}"),
+        };
+        assert_eq!(field("60 * * * *"), ("minute", "60".to_owned()));
+        assert_eq!(field("0 24 * * *"), ("hour", "24".to_owned()));
+        assert_eq!(field("0 0 32 * *"), ("day-of-month", "32".to_owned()));
+        assert_eq!(field("0 0 * 13 *"), ("month", "13".to_owned()));
+        assert_eq!(field("0 0 * * MOX"), ("day-of-week", "MOX".to_owned()));
+        assert_eq!(field("61 0 0 * * *"), ("second", "61".to_owned()));
+        assert_eq!(field("x 3 * * *"), ("minute", "x".to_owned()));
+
+        let e = Schedule::parse("0 25 * * *", None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "cron expression `0 25 * * *`: invalid hour field `25`"
+        );
+        assert!(e.hint().unwrap().contains("0-23"));
+
+        assert_eq!(
+            Schedule::parse("  ", None).unwrap_err(),
+            ScheduleError::Empty
+        );
+        assert_eq!(
+            Schedule::parse("0 3 * *", None).unwrap_err(),
+            ScheduleError::FieldCount {
+                expr: "0 3 * *".to_owned(),
+                found: 4
+            }
+        );
+        assert!(matches!(
+            Schedule::parse("0 0 0 1 1 * 2030", None).unwrap_err(),
+            ScheduleError::FieldCount { found: 7, .. }
+        ));
+        assert!(matches!(
+            Schedule::parse("0 0 31 2 *", None).unwrap_err(),
+            ScheduleError::NeverFires { .. }
+        ));
+        assert!(Schedule::parse("@sometimes", None).is_err());
+    }
+
+    #[test]
+    fn invalid_time_zones_suggest_a_name() {
+        let e = Schedule::parse("0 3 * * *", Some("Europe/Berln")).unwrap_err();
+        assert_eq!(
+            e,
+            ScheduleError::UnknownTimeZone {
+                name: "Europe/Berln".to_owned(),
+                suggestion: Some("Europe/Berlin")
+            }
+        );
+        assert_eq!(e.to_string(), "unknown time zone `Europe/Berln`");
+        assert!(
+            e.hint()
+                .unwrap()
+                .starts_with("did you mean `Europe/Berlin`?")
+        );
+        let e = Schedule::parse("0 3 * * *", Some("CEST+2")).unwrap_err();
+        assert!(matches!(e, ScheduleError::UnknownTimeZone { .. }));
+        assert!(e.hint().unwrap().contains("IANA"));
+        assert!(Schedule::parse("0 3 * * *", Some("America/New_York")).is_ok());
+    }
+}
