@@ -18,6 +18,7 @@ pub mod project;
 pub mod render;
 pub mod runner;
 pub mod secrets;
+pub mod server;
 pub mod spec;
 pub mod step;
 pub mod store;
