@@ -536,3 +536,57 @@ steps:
     let run: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(run["status"], "cancelled", "{run}");
 }
+
+/// The `(id, event)` pairs of an SSE body.
+fn sse(body: &str) -> Vec<(u64, String)> {
+    body.split("\n\n")
+        .filter(|f| !f.trim().is_empty())
+        .map(|frame| {
+            let field = |name: &str| {
+                frame
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .unwrap_or_else(|| panic!("no {name} in {frame:?}"))
+                    .to_owned()
+            };
+            let data: Value = serde_json::from_str(&field("data: ")).unwrap();
+            let event = field("event: ");
+            assert_eq!(data["event"]["event"], event.as_str());
+            (field("id: ").parse().unwrap(), event)
+        })
+        .collect()
+}
+
+#[test]
+fn events_stream_every_event_of_a_run_until_it_finishes() {
+    let p = project();
+    let server = Server::start(&p, &[]);
+    let (status, body) =
+        send(server.post("/api/v1/runs", Some(CI_TOKEN), &json!({"runbook": "slow"})));
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let events = body["links"]["events"].as_str().unwrap().to_owned();
+
+    let response = server.get(&events, Some(CI_TOKEN)).send().unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let frames = sse(&response.text().unwrap());
+    assert!(p.exists("slow-done"), "the stream ends with the run");
+    let ids: Vec<u64> = frames.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, (1..=ids.len() as u64).collect::<Vec<_>>());
+    assert_eq!(frames.first().unwrap().1, "run_started");
+    assert_eq!(frames.last().unwrap().1, "run_finished");
+    assert!(frames.iter().any(|(_, e)| e == "step_finished"));
+
+    // A finished run: the same events at once; Last-Event-ID resumes.
+    let again = server
+        .get(&events, Some(CI_TOKEN))
+        .header("Last-Event-ID", "2")
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert_eq!(sse(&again), frames[2..].to_vec());
+
+    let (status, _) = send(server.get(&events, None));
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

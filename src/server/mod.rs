@@ -4,6 +4,7 @@
 //! the run store, so runs of other processes show too.
 
 mod auth;
+mod events;
 mod runs;
 
 use std::collections::HashMap;
@@ -123,6 +124,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/runbooks", get(runs::runbooks))
         .route("/api/v1/runs", post(runs::start).get(runs::list))
         .route("/api/v1/runs/{id}", get(runs::show))
+        .route("/api/v1/runs/{id}/events", get(events::events))
         .route("/api/v1/runs/{id}/cancel", post(runs::cancel))
         .route(
             "/api/v1/runs/{id}/steps/{step}/approve",

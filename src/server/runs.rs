@@ -414,7 +414,7 @@ pub async fn list(
 }
 
 /// The run's runbook, after checking the token may `action` on it.
-async fn run_for(
+pub(super) async fn run_for(
     state: &Arc<AppState>,
     token: &Token,
     action: TokenAction,
