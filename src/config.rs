@@ -22,6 +22,61 @@ pub struct Config {
     /// `sqlite://PATH`; default `.steward/steward.db`. `--store` and
     /// `STEWARD_STORE` win over it.
     pub store: Option<String>,
+    /// `steward serve`: where it listens and who may call it.
+    #[serde(default)]
+    pub server: ServerConfig,
+}
+
+/// `steward serve`'s settings.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The address to listen on, `HOST:PORT` (default `127.0.0.1:8080`);
+    /// `--listen` wins over it.
+    pub listen: Option<String>,
+    /// The bearer tokens the API accepts; none: every API call is refused.
+    #[serde(default)]
+    pub tokens: Vec<TokenConfig>,
+}
+
+/// One API bearer token and what it may do.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// Its name: the actor of the runs it starts and of its decisions.
+    pub name: String,
+    /// The environment variable (or secrets-file entry) holding the token's
+    /// value; never the value itself.
+    pub secret: String,
+    /// Runbook names it may act on; `*` matches any run of characters
+    /// (`health-*`). Default: every runbook.
+    #[serde(default = "every_runbook")]
+    pub runbooks: Vec<String>,
+    /// What it may do: `read` (list runbooks and runs, events), `run`
+    /// (start and cancel runs), `approve` (approve or reject approval
+    /// steps). Default: `read` only.
+    #[serde(default = "read_only")]
+    pub actions: Vec<TokenAction>,
+}
+
+/// An action a token may be allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenAction {
+    /// List runbooks and runs, read a run and its events.
+    Read,
+    /// Start and cancel runs.
+    Run,
+    /// Approve or reject approval steps.
+    Approve,
+}
+
+fn every_runbook() -> Vec<String> {
+    vec!["*".to_owned()]
+}
+
+fn read_only() -> Vec<TokenAction> {
+    vec![TokenAction::Read]
 }
 
 impl Default for Config {
@@ -31,6 +86,7 @@ impl Default for Config {
             steps: default_steps(),
             secrets_file: None,
             store: None,
+            server: ServerConfig::default(),
         }
     }
 }

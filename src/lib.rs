@@ -19,6 +19,7 @@ pub mod render;
 pub mod runner;
 pub mod schedule;
 pub mod secrets;
+pub mod server;
 pub mod spec;
 pub mod step;
 pub mod store;

@@ -97,7 +97,7 @@ fn triggers(plan: &Plan) -> Vec<String> {
     out
 }
 
-fn describe(plan: &Plan) -> serde_json::Value {
+pub(crate) fn describe(plan: &Plan) -> serde_json::Value {
     let inputs: Vec<_> = plan
         .inputs
         .iter()

@@ -5,12 +5,13 @@ mod audit;
 mod dry_run;
 mod graph;
 mod history;
-mod list;
+pub(crate) mod list;
 mod logs;
 mod prune;
 mod resume;
 mod run;
 mod schema;
+mod serve;
 mod show;
 mod validate;
 
@@ -81,6 +82,8 @@ enum Command {
     Approve(approve::Args),
     /// Reject a waiting `approval` step (the step fails).
     Reject(approve::Args),
+    /// Serve the HTTP API (`/api/v1`) for CI and chat-ops.
+    Serve(serve::Args),
 }
 
 impl Cli {
@@ -97,6 +100,7 @@ impl Cli {
             Command::Resume(args) => resume::run(self.project.as_deref(), store, args)?,
             Command::Approve(args) => approve::run(self.project.as_deref(), store, args, true)?,
             Command::Reject(args) => approve::run(self.project.as_deref(), store, args, false)?,
+            Command::Serve(args) => serve::run(self.project.as_deref(), store, args)?,
             Command::Validate(args) => validate::run(self.project.as_deref(), args)?,
             Command::Graph(args) => graph::run(self.project.as_deref(), args)?,
             Command::List(args) => list::run(self.project.as_deref(), args)?,

@@ -1,0 +1,95 @@
+//! `steward serve [--listen ADDR] [--grace DURATION]`: the HTTP API.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::secrets::SecretStore;
+use crate::server::{self, Settings};
+
+use super::{exit, open_project, open_store, print_error};
+
+/// Arguments of `serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The address to listen on, `HOST:PORT` (port 0: any free port);
+    /// default: steward.yaml's `server.listen`, else `127.0.0.1:8080`.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// After SIGTERM or SIGINT, how long running runs may go on before
+    /// they are cancelled.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    grace: Duration,
+    /// A file of `NAME=value` secrets (mode 600), for the tokens' values
+    /// and the runs' secrets; default: `secrets_file` of steward.yaml.
+    #[arg(long, env = "STEWARD_SECRETS_FILE", value_name = "FILE")]
+    secrets_file: Option<PathBuf>,
+}
+
+pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyhow::Result<u8> {
+    let project = match open_project(project_dir) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let store = match open_store(&project, store) {
+        Ok(s) => Arc::new(s),
+        Err(code) => return Ok(code),
+    };
+    let secrets_file = args.secrets_file.clone().or_else(|| {
+        project
+            .config
+            .secrets_file
+            .as_ref()
+            .map(|f| project.root.join(f))
+    });
+    let config = &project.config.server;
+    let names: Vec<String> = config.tokens.iter().map(|t| t.secret.clone()).collect();
+    let tokens = SecretStore::from_env(&names, secrets_file.as_deref())
+        .map_err(|e| e.to_string())
+        .and_then(|secrets| server::tokens(&config.tokens, &secrets));
+    let tokens = match tokens {
+        Ok(t) => t,
+        Err(e) => {
+            print_error(
+                &format!("can't load the API tokens: {e}"),
+                Some(
+                    "each token's `secret` names an environment variable or secrets-file entry holding its value",
+                ),
+            );
+            return Ok(exit::INVALID);
+        }
+    };
+    let listen = args
+        .listen
+        .or_else(|| config.listen.clone())
+        .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    let store_path = store.path().to_path_buf();
+    let settings = Settings {
+        project,
+        store,
+        store_path,
+        tokens,
+        secrets_file,
+        grace: args.grace,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(async {
+        let listener = match tokio::net::TcpListener::bind(&listen).await {
+            Ok(l) => l,
+            Err(e) => return Err(format!("can't listen on {listen}: {e}")),
+        };
+        server::serve(listener, settings)
+            .await
+            .map_err(|e| e.to_string())
+    });
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Ok(()) => Ok(exit::OK),
+        Err(e) => {
+            print_error(&e, None);
+            Ok(exit::FAILED)
+        }
+    }
+}

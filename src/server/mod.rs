@@ -1,0 +1,263 @@
+//! `steward serve`: the HTTP API (`/api/v1`) for CI and chat-ops. Runs it
+//! starts are hosted here by a [`Runner`](crate::runner::Runner) each, with
+//! the trigger `api` and the token's name as actor; everything else reads
+//! the run store, so runs of other processes show too.
+
+mod auth;
+mod events;
+mod runs;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::engine::Cancel;
+use crate::project::Project;
+use crate::store::{RunFilter, RunStore};
+
+pub use auth::{Token, glob, tokens};
+
+/// The largest request body accepted.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// What the server needs.
+pub struct Settings {
+    /// The project.
+    pub project: Project,
+    /// Its run store.
+    pub store: Arc<dyn RunStore>,
+    /// Where the store is (for messages).
+    pub store_path: PathBuf,
+    /// The accepted tokens.
+    pub tokens: Vec<Token>,
+    /// The secrets file runs load their secrets from, besides the
+    /// environment.
+    pub secrets_file: Option<PathBuf>,
+    /// How long running runs may go on after a stop signal before they
+    /// are cancelled.
+    pub grace: Duration,
+}
+
+/// Shared by every request.
+pub(crate) struct AppState {
+    project: Project,
+    store: Arc<dyn RunStore>,
+    store_path: PathBuf,
+    tokens: Vec<Token>,
+    secrets_file: Option<PathBuf>,
+    /// Runs hosted by this server, by id.
+    running: Mutex<HashMap<String, Cancel>>,
+    tasks: TaskTracker,
+    /// Set once a stop signal came: no new runs.
+    stopping: CancellationToken,
+}
+
+/// An API error: a status and a JSON body `{"error": …}` (with the input
+/// problems of a run request, when there are).
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    body: serde_json::Value,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl ApiError {
+    /// An error with a message.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            body: json!({ "error": message.into() }),
+            headers: Vec::new(),
+        }
+    }
+
+    /// Adds a field to the body.
+    pub fn with(mut self, key: &str, value: serde_json::Value) -> Self {
+        if let serde_json::Value::Object(map) = &mut self.body {
+            map.insert(key.to_owned(), value);
+        }
+        self
+    }
+
+    /// Adds a response header.
+    pub fn with_header(mut self, name: HeaderName, value: &'static str) -> Self {
+        self.headers.push((name, HeaderValue::from_static(value)));
+        self
+    }
+
+    fn internal(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(self.body)).into_response();
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value);
+        }
+        response
+    }
+}
+
+fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/api/v1/runbooks", get(runs::runbooks))
+        .route("/api/v1/runs", post(runs::start).get(runs::list))
+        .route("/api/v1/runs/{id}", get(runs::show))
+        .route("/api/v1/runs/{id}/events", get(events::events))
+        .route("/api/v1/runs/{id}/cancel", post(runs::cancel))
+        .route(
+            "/api/v1/runs/{id}/steps/{step}/approve",
+            post(runs::approve),
+        )
+        .route("/api/v1/runs/{id}/steps/{step}/reject", post(runs::reject))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "no such endpoint; see docs/api.md")
+}
+
+/// `GET /health`: the server answers and its store can be read.
+async fn health(State(state): State<Arc<AppState>>) -> Response {
+    let store = state.store.clone();
+    let checked = tokio::task::spawn_blocking(move || {
+        store.list_runs(&RunFilter {
+            limit: Some(1),
+            ..RunFilter::default()
+        })
+    })
+    .await;
+    match checked {
+        Ok(Ok(_)) => Json(json!({ "status": "ok", "store": "ok" })).into_response(),
+        Ok(Err(e)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "error", "store": "error", "error": e.to_string() })),
+        )
+            .into_response(),
+        Err(e) => ApiError::internal(e.to_string()).into_response(),
+    }
+}
+
+/// Serves the API on `listener` until SIGINT or SIGTERM; then stops
+/// accepting, lets hosted runs finish for the grace period, cancels those
+/// still running and waits for them to end.
+pub async fn serve(listener: tokio::net::TcpListener, settings: Settings) -> std::io::Result<()> {
+    let addr: SocketAddr = listener.local_addr()?;
+    let state = Arc::new(AppState {
+        project: settings.project,
+        store: settings.store,
+        store_path: settings.store_path,
+        tokens: settings.tokens,
+        secrets_file: settings.secrets_file,
+        running: Mutex::new(HashMap::new()),
+        tasks: TaskTracker::new(),
+        stopping: CancellationToken::new(),
+    });
+    if state.tokens.is_empty() {
+        log("warning: steward.yaml defines no server.tokens: every /api/v1 call is refused");
+    }
+    log(&format!("listening on http://{addr}"));
+
+    let mut signals = Signals::new()?;
+    let stopping = state.stopping.clone();
+    let app = router(state.clone());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stopping.cancelled_owned())
+            .await
+    });
+
+    signals.next().await;
+    state.stopping.cancel();
+    state.tasks.close();
+    let hosted = state.running.lock().map(|r| r.len()).unwrap_or(0);
+    log(&format!(
+        "stopping: no new requests; {hosted} run(s) may finish within {}",
+        humantime::format_duration(settings.grace)
+    ));
+    tokio::select! {
+        _ = state.tasks.wait() => {}
+        _ = tokio::time::sleep(settings.grace) => {
+            log("grace period over: cancelling the runs still going");
+            cancel_all(&state, false);
+        }
+        _ = signals.next() => {
+            log("second signal: cancelling the runs still going");
+            cancel_all(&state, false);
+        }
+    }
+    tokio::select! {
+        _ = state.tasks.wait() => {}
+        _ = signals.next() => {
+            cancel_all(&state, true);
+            state.tasks.wait().await;
+        }
+    }
+    // Requests still open (a `?wait=true` whose run just ended) get a
+    // moment to be answered.
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    log("stopped");
+    Ok(())
+}
+
+fn cancel_all(state: &AppState, everything: bool) {
+    if let Ok(running) = state.running.lock() {
+        for cancel in running.values() {
+            cancel.run.cancel();
+            if everything {
+                cancel.all.cancel();
+            }
+        }
+    }
+}
+
+/// One line on the server's stderr.
+pub(crate) fn log(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(anstream::stderr(), "{line}");
+}
+
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+    }
+}

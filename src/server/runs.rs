@@ -1,0 +1,550 @@
+//! `/api/v1`: runbooks, runs, cancel, approvals.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::oneshot;
+
+use crate::config::TokenAction;
+use crate::engine::Cancel;
+use crate::events::{EventSink, RunEvent, Trigger};
+use crate::inputs::{RawInput, resolve_inputs};
+use crate::plan::Plan;
+use crate::runner::{self, Finished, Launch, Runner};
+use crate::secrets::SecretStore;
+use crate::store::{Decision, Refusal, RunFilter};
+
+use super::auth::{Token, authenticate};
+use super::{ApiError, AppState, BODY_LIMIT, log};
+
+type St = State<Arc<AppState>>;
+
+fn links(id: &str) -> serde_json::Value {
+    json!({
+        "self": format!("/api/v1/runs/{id}"),
+        "events": format!("/api/v1/runs/{id}/events"),
+    })
+}
+
+/// A request body read as bytes, with clear errors (413 past the limit).
+fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                status,
+                format!("the request body is larger than {} KiB", BODY_LIMIT / 1024),
+            )
+        } else {
+            ApiError::new(
+                status,
+                format!("can't read the request body: {}", rejection.body_text()),
+            )
+        }
+    })
+}
+
+/// Parses a JSON body; an empty body is `{}` when `empty_ok`.
+fn parse<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: &str,
+    empty_ok: bool,
+) -> Result<T, ApiError> {
+    let bytes: &[u8] = if empty_ok && bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    serde_json::from_slice(bytes).map_err(|e| {
+        let message = if e.is_syntax() || e.is_eof() {
+            format!("the request body is not valid JSON ({e}); send a JSON object: {what}")
+        } else {
+            format!("the request body does not fit {what}: {e}")
+        };
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    })
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(q)| q).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("bad query string: {}", e.body_text()),
+        )
+    })
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+}
+
+/// `GET /api/v1/runbooks`: the runbooks the token may read, valid ones only.
+pub async fn runbooks(State(state): St, headers: HeaderMap) -> Result<Response, ApiError> {
+    let token = authenticate(&state.tokens, &headers)?;
+    token.allow(TokenAction::Read, None)?;
+    let state2 = state.clone();
+    let plans = blocking(move || {
+        let project = &state2.project;
+        let (library, _) = project
+            .library()
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let mut plans = Vec::new();
+        for path in project.runbook_files() {
+            if let Ok((_, Some(plan))) = project.compile_file(&path, &library) {
+                plans.push(plan);
+            }
+        }
+        Ok(plans)
+    })
+    .await?;
+    let list: Vec<_> = plans
+        .iter()
+        .filter(|p| token.covers(&p.name))
+        .map(crate::cli::list::describe)
+        .collect();
+    Ok(Json(json!({ "runbooks": list })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartRequest {
+    runbook: String,
+    #[serde(default)]
+    inputs: IndexMap<String, serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+pub struct StartQuery {
+    #[serde(default)]
+    wait: bool,
+}
+
+/// A compiled runbook with checked inputs and loaded secrets.
+struct Prepared {
+    plan: Arc<Plan>,
+    inputs: IndexMap<String, serde_json::Value>,
+    secrets: SecretStore,
+}
+
+fn is_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn prepare(state: &AppState, request: &StartRequest) -> Result<Prepared, ApiError> {
+    let project = &state.project;
+    let unknown = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no runbook `{}`", request.runbook),
+        )
+    };
+    if !is_name(&request.runbook) {
+        return Err(unknown());
+    }
+    let path = project
+        .find_runbook(&request.runbook)
+        .map_err(|e| match e {
+            crate::project::ProjectError::UnknownRunbook { .. } => unknown(),
+            other => ApiError::internal(other.to_string()),
+        })?;
+    // A name, never a path: only files of the runbooks folder.
+    if path.parent() != Some(project.runbooks_dir().as_path()) {
+        return Err(unknown());
+    }
+    let (library, _) = project
+        .library()
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let compile = |inputs: Option<&IndexMap<String, serde_json::Value>>| {
+        let (report, plan) = project
+            .compile_file_with(&path, &library, inputs)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        plan.ok_or_else(|| {
+            let problems: Vec<String> = report
+                .diagnostics
+                .iter()
+                .map(|d| d.message.clone())
+                .collect();
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "runbook `{}` is invalid ({}); `steward validate` shows why",
+                    request.runbook, report.path
+                ),
+            )
+            .with("problems", json!(problems))
+        })
+    };
+    let plan = compile(None)?;
+    let raw: IndexMap<String, RawInput> = request
+        .inputs
+        .iter()
+        .map(|(k, v)| (k.clone(), RawInput::Json(v.clone())))
+        .collect();
+    let inputs = resolve_inputs(&plan.inputs, &raw).map_err(|problems| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "{} problem(s) with the inputs of `{}`; nothing was run",
+                problems.len(),
+                request.runbook
+            ),
+        )
+        .with("problems", json!(problems))
+    })?;
+    // Typed fields reading `inputs` compile again with the values given.
+    let plan = if raw.is_empty() {
+        plan
+    } else {
+        compile(Some(&inputs))?
+    };
+    let secrets = SecretStore::from_env(&plan.secrets, state.secrets_file.as_deref())
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Prepared {
+        plan: Arc::new(plan),
+        inputs,
+        secrets,
+    })
+}
+
+/// Drops the run's events but says when it started (its record is then in
+/// the store) and logs its start and end.
+struct Notify {
+    run_id: String,
+    started: Mutex<Option<oneshot::Sender<()>>>,
+}
+
+impl EventSink for Notify {
+    fn emit(&self, event: &RunEvent) {
+        match event {
+            RunEvent::RunStarted {
+                run_id,
+                runbook,
+                trigger,
+                ..
+            } => {
+                log(&format!(
+                    "run {run_id} of {runbook} started by {}",
+                    trigger.actor
+                ));
+                if let Some(tx) = self.started.lock().ok().and_then(|mut s| s.take()) {
+                    let _ = tx.send(());
+                }
+            }
+            RunEvent::RunFinished { status, .. } => {
+                log(&format!("run {} finished: {status}", self.run_id));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `POST /api/v1/runs[?wait=true]` `{runbook, inputs}`.
+pub async fn start(
+    State(state): St,
+    q: Result<Query<StartQuery>, QueryRejection>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let token = authenticate(&state.tokens, &headers)?;
+    token.allow(TokenAction::Run, None)?;
+    let q = query(q)?;
+    let bytes = body(raw)?;
+    let request: StartRequest = parse(
+        &bytes,
+        r#"{"runbook": "NAME", "inputs": {"NAME": VALUE}}"#,
+        false,
+    )?;
+    token.allow(TokenAction::Run, Some(&request.runbook))?;
+    if state.stopping.is_cancelled() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is shutting down; no new runs",
+        ));
+    }
+    let actor = token.name.clone();
+    let state2 = state.clone();
+    let (prepared, request) = blocking(move || {
+        let prepared = prepare(&state2, &request)?;
+        Ok((prepared, request))
+    })
+    .await?;
+    token.allow(TokenAction::Run, Some(&prepared.plan.name))?;
+    let _ = request;
+
+    let run_id = uuid::Uuid::now_v7().to_string();
+    let trigger = Trigger {
+        kind: "api".into(),
+        actor,
+        origin: None,
+    };
+    let options = runner::Options {
+        yes: false,
+        interactive: false,
+        secrets_file: state.secrets_file.clone(),
+    };
+    let runner = Runner::new(
+        state.project.clone(),
+        state.store.clone(),
+        state.store_path.clone(),
+        trigger,
+        options,
+    );
+    let (started_tx, started_rx) = oneshot::channel();
+    let launch = Launch {
+        plan: prepared.plan,
+        inputs: prepared.inputs,
+        secrets: prepared.secrets,
+        run_id: run_id.clone(),
+        parent: None,
+        resume: None,
+        display: Box::new(Notify {
+            run_id: run_id.clone(),
+            started: Mutex::new(Some(started_tx)),
+        }),
+    };
+    let cancel = Cancel::default();
+    if let Ok(mut running) = state.running.lock() {
+        running.insert(run_id.clone(), cancel.clone());
+    }
+    let (done_tx, done_rx) = oneshot::channel::<Result<Finished, String>>();
+    let state3 = state.clone();
+    let id = run_id.clone();
+    state.tasks.spawn(async move {
+        let result = runner.launch(launch, cancel).await;
+        if let Ok(mut running) = state3.running.lock() {
+            running.remove(&id);
+        }
+        match &result {
+            Ok(finished) => {
+                for p in &finished.problems {
+                    log(&format!("run {id}: {p}"));
+                }
+            }
+            Err(e) => log(&format!("run {id} did not start: {e}")),
+        }
+        let _ = done_tx.send(result);
+    });
+
+    if started_rx.await.is_err() {
+        // The run ended before it started: it could not be recorded.
+        let message = match done_rx.await {
+            Ok(Err(e)) => e,
+            _ => "the run did not start".to_owned(),
+        };
+        return Err(ApiError::internal(message));
+    }
+    if !q.wait {
+        return Ok((
+            StatusCode::CREATED,
+            Json(json!({
+                "run_id": run_id,
+                "status": "running",
+                "links": links(&run_id),
+            })),
+        )
+            .into_response());
+    }
+    match done_rx.await {
+        Ok(Ok(finished)) => Ok(Json(json!({
+            "run_id": run_id,
+            "status": finished.report.status,
+            "report": finished.report,
+            "problems": finished.problems,
+            "links": links(&run_id),
+        }))
+        .into_response()),
+        Ok(Err(e)) => Err(ApiError::internal(e)),
+        Err(_) => Err(ApiError::internal("the run's task ended unexpectedly")),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    runbook: Option<String>,
+    status: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/runs?runbook=&status=&limit=`: newest first.
+pub async fn list(
+    State(state): St,
+    q: Result<Query<ListQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let token = authenticate(&state.tokens, &headers)?;
+    token.allow(
+        TokenAction::Read,
+        q.as_ref().ok().and_then(|q| q.runbook.as_deref()),
+    )?;
+    let q = query(q)?;
+    let limit = q.limit.unwrap_or(50).min(1000);
+    let restricted = token.restricted();
+    let filter = RunFilter {
+        runbook: q.runbook,
+        status: q.status,
+        parent: None,
+        // A token limited to some runbooks filters after reading.
+        limit: if restricted { None } else { Some(limit) },
+    };
+    let store = state.store.clone();
+    let runs = blocking(move || Ok(store.list_runs(&filter)?)).await?;
+    let runs: Vec<_> = runs
+        .into_iter()
+        .filter(|r| token.covers(&r.runbook))
+        .take(limit)
+        .collect();
+    Ok(Json(json!({ "runs": runs })).into_response())
+}
+
+/// The run's runbook, after checking the token may `action` on it.
+pub(super) async fn run_for(
+    state: &Arc<AppState>,
+    token: &Token,
+    action: TokenAction,
+    id: &str,
+) -> Result<crate::store::RunDetail, ApiError> {
+    token.allow(action, None)?;
+    let store = state.store.clone();
+    let id2 = id.to_owned();
+    let detail = blocking(move || Ok(store.get_run(&id2)?)).await?;
+    let Some(detail) = detail else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no run `{id}`"),
+        ));
+    };
+    token.allow(action, Some(&detail.run.runbook))?;
+    Ok(detail)
+}
+
+/// `GET /api/v1/runs/{id}`: the run, its steps, approvals and child runs.
+pub async fn show(
+    State(state): St,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let token = authenticate(&state.tokens, &headers)?;
+    let detail = run_for(&state, token, TokenAction::Read, &id).await?;
+    let mut value = serde_json::to_value(&detail).map_err(|e| ApiError::internal(e.to_string()))?;
+    if let serde_json::Value::Object(map) = &mut value {
+        map.insert("links".into(), links(&id));
+    }
+    Ok(Json(value).into_response())
+}
+
+/// `POST /api/v1/runs/{id}/cancel`: only runs hosted by this server.
+pub async fn cancel(
+    State(state): St,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let token = authenticate(&state.tokens, &headers)?;
+    let detail = run_for(&state, token, TokenAction::Run, &id).await?;
+    let cancel = state.running.lock().ok().and_then(|r| r.get(&id).cloned());
+    let Some(cancel) = cancel else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "run {id} is {} and not running in this server; only runs it started can be cancelled here",
+                detail.run.status
+            ),
+        ));
+    };
+    cancel.run.cancel();
+    log(&format!("run {id}: cancel requested by {}", token.name));
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "run_id": id, "status": "cancelling", "links": links(&id) })),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DecideRequest {
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+/// `POST /api/v1/runs/{id}/steps/{step}/approve` `{comment}`.
+pub async fn approve(
+    state: St,
+    path: Path<(String, String)>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    decide(state, path, headers, raw, true).await
+}
+
+/// `POST /api/v1/runs/{id}/steps/{step}/reject` `{comment}`.
+pub async fn reject(
+    state: St,
+    path: Path<(String, String)>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    decide(state, path, headers, raw, false).await
+}
+
+async fn decide(
+    State(state): St,
+    Path((id, step)): Path<(String, String)>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+    approved: bool,
+) -> Result<Response, ApiError> {
+    let token = authenticate(&state.tokens, &headers)?;
+    let bytes = body(raw)?;
+    let request: DecideRequest = parse(&bytes, r#"{"comment": "TEXT"}"#, true)?;
+    run_for(&state, token, TokenAction::Approve, &id).await?;
+    let decision = Decision {
+        approved,
+        by: token.name.clone(),
+        comment: request.comment.filter(|c| !c.trim().is_empty()),
+        via: "api".into(),
+        decided_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    };
+    let store = state.store.clone();
+    let (id2, step2, d2) = (id.clone(), step.clone(), decision.clone());
+    let result = blocking(move || Ok(store.decide(&id2, &step2, &d2)?)).await?;
+    match result {
+        Ok(()) => {
+            log(&format!(
+                "run {id}: step {step} {} by {} via api",
+                if approved { "approved" } else { "rejected" },
+                token.name
+            ));
+            Ok(Json(json!({
+                "run_id": id,
+                "step": step,
+                "decision": decision,
+                "links": links(&id),
+            }))
+            .into_response())
+        }
+        Err(refusal) => {
+            let status = match refusal {
+                Refusal::NotAnApprover { .. } => StatusCode::FORBIDDEN,
+                _ => StatusCode::CONFLICT,
+            };
+            Err(ApiError::new(status, refusal.to_string()))
+        }
+    }
+}
