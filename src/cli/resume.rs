@@ -69,6 +69,7 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
     let options = runner::Options {
         yes: args.yes,
         interactive: args.output == "text",
+        approval_hint: true,
         secrets_file,
     };
     let runner = Runner::new(project, Arc::new(store), store_path, by, options);

@@ -145,6 +145,7 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
     let options = runner::Options {
         yes: args.yes,
         interactive: args.output == "text",
+        approval_hint: true,
         secrets_file,
     };
     let store_path = store.path().to_path_buf();

@@ -110,7 +110,7 @@ impl Control for Runner {
             let may_decide = wait.approvers.is_empty() || wait.approvers.contains(&me);
             if self.options.interactive && may_decide && std::io::stdin().is_terminal() {
                 ask(self.store.clone(), wait.run_id, wait.step, wait.message, me);
-            } else {
+            } else if self.options.approval_hint {
                 let _ = writeln!(
                     anstream::stderr(),
                     "waiting for approval: steward approve {} {} [--comment TEXT] (or steward reject …)",

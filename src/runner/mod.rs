@@ -32,6 +32,9 @@ pub struct Options {
     pub yes: bool,
     /// Ask for approvals at this terminal.
     pub interactive: bool,
+    /// Say on stderr how to approve a waiting step (a CLI run that can't
+    /// ask); a server's runs don't.
+    pub approval_hint: bool,
     /// A secrets file (`--secrets-file` or steward.yaml's).
     pub secrets_file: Option<PathBuf>,
 }

@@ -296,6 +296,7 @@ pub async fn start(
     let options = runner::Options {
         yes: false,
         interactive: false,
+        approval_hint: false,
         secrets_file: state.secrets_file.clone(),
     };
     let runner = Runner::new(
