@@ -19,7 +19,7 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
@@ -176,7 +176,8 @@ impl Schedule {
         let schedule = Schedule { cron, tz };
         // Over 2000–2027 every valid day/month/weekday combination comes up
         // (Feb 29 included).
-        let start = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap();
+        // 2000-01-01T00:00:00Z (the fallback, 1970, would do as well).
+        let start = DateTime::<Utc>::from_timestamp(946_684_800, 0).unwrap_or_default();
         if schedule.next_after(start).is_none() {
             return Err(ScheduleError::NeverFires {
                 expr: expr.to_owned(),
