@@ -1,0 +1,258 @@
+//! `POST /hooks/{name}`: signed webhooks (GitHub, Standard Webhooks) that
+//! start runs. The signature is checked over the raw body before anything
+//! else; a refused delivery is logged with the hook's name and the reason,
+//! never its body or the secret.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use indexmap::IndexMap;
+use serde_json::json;
+
+use crate::config::{HookConfig, HookKind};
+use crate::events::Trigger;
+use crate::secrets::SecretStore;
+use crate::webhook::{
+    GITHUB_SIGNATURE_HEADER, STANDARD_ID_HEADER, STANDARD_SIGNATURE_HEADER,
+    STANDARD_TIMESTAMP_HEADER, StandardSecret, verify_github, verify_standard,
+};
+
+use super::runs::{StartRequest, blocking, body, launch, links, prepare};
+use super::{ApiError, AppState, log};
+
+/// The GitHub event header.
+const GITHUB_EVENT_HEADER: &str = "X-GitHub-Event";
+/// The GitHub delivery id header.
+const GITHUB_DELIVERY_HEADER: &str = "X-GitHub-Delivery";
+
+/// A hook's signing key.
+enum Key {
+    Github(Vec<u8>),
+    Standard(StandardSecret),
+}
+
+/// A configured webhook with its secret loaded. Its `Debug` shows no key.
+pub struct Hook {
+    name: String,
+    key: Key,
+    runbook: String,
+    inputs: IndexMap<String, String>,
+    events: Vec<String>,
+}
+
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hook")
+            .field("name", &self.name)
+            .field("runbook", &self.runbook)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The hooks of steward.yaml with their secrets from `secrets` (loaded for
+/// the names their `secret` fields give).
+pub fn hooks(config: &[HookConfig], secrets: &SecretStore) -> Result<Vec<Hook>, String> {
+    let mut out: Vec<Hook> = Vec::new();
+    for h in config {
+        if h.name.is_empty()
+            || !h
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        {
+            return Err(format!(
+                "server.hooks: `{}` is not a usable name (letters, digits, `-`, `_`)",
+                h.name
+            ));
+        }
+        if out.iter().any(|o| o.name == h.name) {
+            return Err(format!("server.hooks: the name `{}` is used twice", h.name));
+        }
+        if h.kind == HookKind::Standard && !h.events.is_empty() {
+            return Err(format!(
+                "server.hooks: hook `{}`: `events` is for kind `github` only",
+                h.name
+            ));
+        }
+        let value = secrets.get(&h.secret).unwrap_or_default();
+        if value.trim().is_empty() {
+            return Err(format!(
+                "server.hooks: hook `{}`: its secret {} is empty",
+                h.name, h.secret
+            ));
+        }
+        let key = match h.kind {
+            HookKind::Github => Key::Github(value.as_bytes().to_vec()),
+            HookKind::Standard => Key::Standard(StandardSecret::parse(value).map_err(|e| {
+                format!(
+                    "server.hooks: hook `{}`: its secret {}: {e}",
+                    h.name, h.secret
+                )
+            })?),
+        };
+        let env = crate::template::environment();
+        for (input, template) in &h.inputs {
+            if let Err(e) = env.template_from_str(template) {
+                return Err(format!(
+                    "server.hooks: hook `{}`: input `{input}`: {e}",
+                    h.name
+                ));
+            }
+        }
+        out.push(Hook {
+            name: h.name.clone(),
+            key,
+            runbook: h.runbook.clone(),
+            inputs: h.inputs.clone(),
+            events: h.events.clone(),
+        });
+    }
+    Ok(out)
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn refuse(hook: &str, reason: &str) -> ApiError {
+    log(&format!("hook {hook}: delivery refused: {reason}"));
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        format!("the delivery's signature was refused: {reason}"),
+    )
+}
+
+/// `POST /hooks/{name}`.
+pub async fn receive(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let Some(hook) = state.hooks.iter().find(|h| h.name == name) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no webhook `{name}`"),
+        ));
+    };
+    let bytes = body(raw).inspect_err(|e| {
+        log(&format!(
+            "hook {}: delivery refused: unreadable body ({})",
+            hook.name, e.status
+        ));
+    })?;
+    let verified = match &hook.key {
+        Key::Github(secret) => {
+            verify_github(secret, header(&headers, GITHUB_SIGNATURE_HEADER), &bytes)
+        }
+        Key::Standard(secret) => verify_standard(
+            secret,
+            header(&headers, STANDARD_ID_HEADER),
+            header(&headers, STANDARD_TIMESTAMP_HEADER),
+            header(&headers, STANDARD_SIGNATURE_HEADER),
+            &bytes,
+            chrono::Utc::now(),
+        ),
+    };
+    if let Err(e) = verified {
+        return Err(refuse(&hook.name, &e.to_string()));
+    }
+
+    let origin = match hook.key {
+        Key::Github(_) => {
+            let event = header(&headers, GITHUB_EVENT_HEADER).unwrap_or("");
+            let wanted = if hook.events.is_empty() {
+                event != "ping"
+            } else {
+                hook.events.iter().any(|e| e == event)
+            };
+            if !wanted {
+                log(&format!("hook {}: event `{event}` ignored", hook.name));
+                return Ok((
+                    StatusCode::ACCEPTED,
+                    Json(json!({ "ignored": format!("event {event}") })),
+                )
+                    .into_response());
+            }
+            header(&headers, GITHUB_DELIVERY_HEADER).map(str::to_owned)
+        }
+        Key::Standard(_) => header(&headers, STANDARD_ID_HEADER).map(str::to_owned),
+    };
+
+    let payload: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("the delivery's body is not JSON: {e}"),
+        )
+    })?;
+    let header_map: IndexMap<String, String> = headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let env = crate::template::environment();
+    let ctx = minijinja::context! {
+        payload => minijinja::Value::from_serialize(&payload),
+        headers => minijinja::Value::from_serialize(&header_map),
+    };
+    let mut inputs = IndexMap::new();
+    let mut problems = Vec::new();
+    for (input, template) in &hook.inputs {
+        match env.render_str(template, &ctx) {
+            Ok(value) => {
+                inputs.insert(input.clone(), serde_json::Value::String(value));
+            }
+            Err(e) => problems.push(json!({ "input": input, "message": e.to_string() })),
+        }
+    }
+    if !problems.is_empty() {
+        log(&format!(
+            "hook {}: {} input(s) could not be rendered; nothing was run",
+            hook.name,
+            problems.len()
+        ));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "{} input(s) of hook `{}` could not be rendered from the delivery; nothing was run",
+                problems.len(),
+                hook.name
+            ),
+        )
+        .with("problems", json!(problems)));
+    }
+    if state.stopping.is_cancelled() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is shutting down; no new runs",
+        ));
+    }
+    let request = StartRequest {
+        runbook: hook.runbook.clone(),
+        inputs,
+    };
+    let state2 = state.clone();
+    let prepared = blocking(move || prepare(&state2, &request))
+        .await
+        .inspect_err(|e| {
+            log(&format!(
+                "hook {}: run of {} not started ({})",
+                hook.name, hook.runbook, e.status
+            ));
+        })?;
+    let trigger = Trigger {
+        kind: "webhook".into(),
+        actor: format!("hook:{}", hook.name),
+        origin,
+    };
+    let (run_id, _done) = launch(&state, prepared, trigger).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "run_id": run_id, "links": links(&run_id) })),
+    )
+        .into_response())
+}
