@@ -160,11 +160,21 @@ fn standard_signature(id: &str, timestamp: i64, body: &[u8]) -> String {
 }
 
 fn github(server: &Server, event: &str, body: &[u8], signature: &str) -> (StatusCode, Value) {
+    github_delivery(server, event, "delivery-72b1", body, signature)
+}
+
+fn github_delivery(
+    server: &Server,
+    event: &str,
+    delivery: &str,
+    body: &[u8],
+    signature: &str,
+) -> (StatusCode, Value) {
     send(
         server
             .post("/hooks/gh", body)
             .header("X-GitHub-Event", event)
-            .header("X-GitHub-Delivery", "delivery-72b1")
+            .header("X-GitHub-Delivery", delivery)
             .header("X-Hub-Signature-256", signature),
     )
 }
@@ -258,9 +268,26 @@ fn signed_github_deployment_starts_the_runbook_with_payload_inputs() {
 
     // Inputs that don't fit the runbook: 400 with problems, no run.
     let missing = br#"{"release": {}}"#;
-    let (status, bad) = github(&server, "release", missing, &github_signature(missing));
+    let (status, bad) = github_delivery(
+        &server,
+        "release",
+        "delivery-2",
+        missing,
+        &github_signature(missing),
+    );
     assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
     assert!(bad["problems"].is_array(), "{bad}");
+    // The same delivery again (a replay): refused.
+    let (status, replay) = github(&server, "deployment", &body, &github_signature(&body));
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{replay}");
+    assert!(
+        replay["error"].as_str().unwrap().contains("replay"),
+        "{replay}"
+    );
+    // Over the body limit: 413.
+    let big = vec![b' '; 2 * 1024 * 1024];
+    let (status, _) = github_delivery(&server, "deployment", "delivery-3", &big, "sha256=00");
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(history(&p).len(), 1, "no second run");
 
     let out = server.output();
@@ -310,6 +337,10 @@ fn standard_webhooks_check_the_timestamp_window() {
     assert_eq!(runs[0]["actor"], "hook:std");
     let deployed = std::fs::read_to_string(p.path().join("deployed")).unwrap();
     assert_eq!(deployed.trim(), "main msg_ok");
+    // The same message replayed within the window: refused.
+    let (status, replay) = standard(&server, "msg_ok", now(), body);
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{replay}");
+    assert_eq!(history(&p).len(), 1);
 
     let out = server.output();
     assert!(out.contains("hook std: delivery refused: stale"), "{out}");

@@ -3,7 +3,9 @@
 //! else; a refused delivery is logged with the hook's name and the reason,
 //! never its body or the secret.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::body::Bytes;
@@ -29,6 +31,43 @@ use super::{ApiError, AppState, log};
 const GITHUB_EVENT_HEADER: &str = "X-GitHub-Event";
 /// The GitHub delivery id header.
 const GITHUB_DELIVERY_HEADER: &str = "X-GitHub-Delivery";
+
+/// How long a delivery id is remembered: a second delivery with the same id
+/// (`X-GitHub-Delivery`, `webhook-id`) is refused as a replay.
+const REMEMBER: Duration = Duration::from_secs(24 * 60 * 60);
+/// At most this many delivery ids are remembered; the oldest go first.
+const REMEMBER_MAX: usize = 10_000;
+
+/// The delivery ids taken recently, by `(hook, id)`, in memory.
+#[derive(Default)]
+pub(crate) struct Deliveries(Mutex<HashMap<(String, String), Instant>>);
+
+impl Deliveries {
+    /// Takes `id` for `hook`; false when it was already taken.
+    fn take(&self, hook: &str, id: &str) -> bool {
+        let Ok(mut seen) = self.0.lock() else {
+            return true;
+        };
+        let now = Instant::now();
+        seen.retain(|_, at| now.duration_since(*at) < REMEMBER);
+        if seen.len() >= REMEMBER_MAX
+            && let Some(oldest) = seen
+                .iter()
+                .min_by_key(|(_, at)| **at)
+                .map(|(k, _)| k.clone())
+        {
+            seen.remove(&oldest);
+        }
+        seen.insert((hook.to_owned(), id.to_owned()), now).is_none()
+    }
+
+    /// Forgets `id` (its delivery started nothing, so it may come again).
+    fn forget(&self, hook: &str, id: &str) {
+        if let Ok(mut seen) = self.0.lock() {
+            seen.remove(&(hook.to_owned(), id.to_owned()));
+        }
+    }
+}
 
 /// A hook's signing key.
 enum Key {
@@ -184,7 +223,32 @@ pub async fn receive(
         Key::Standard(_) => header(&headers, STANDARD_ID_HEADER).map(str::to_owned),
     };
 
-    let payload: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+    if let Some(id) = &origin
+        && !state.deliveries.take(&hook.name, id)
+    {
+        return Err(refuse(
+            &hook.name,
+            &format!("delivery `{id}` was already taken (a replay)"),
+        ));
+    }
+    let result = start_run(&state, hook, &headers, &bytes, origin.clone()).await;
+    if result.is_err()
+        && let Some(id) = &origin
+    {
+        state.deliveries.forget(&hook.name, id);
+    }
+    result
+}
+
+/// Renders the hook's inputs from a verified delivery and starts its run.
+async fn start_run(
+    state: &Arc<AppState>,
+    hook: &Hook,
+    headers: &HeaderMap,
+    bytes: &[u8],
+    origin: Option<String>,
+) -> Result<Response, ApiError> {
+    let payload: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             format!("the delivery's body is not JSON: {e}"),
@@ -249,7 +313,7 @@ pub async fn receive(
         actor: format!("hook:{}", hook.name),
         origin,
     };
-    let (run_id, _done) = launch(&state, prepared, trigger).await?;
+    let (run_id, _done) = launch(state, prepared, trigger).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "run_id": run_id, "links": links(&run_id) })),

@@ -61,6 +61,8 @@ pub(crate) struct AppState {
     store_path: PathBuf,
     tokens: Vec<Token>,
     hooks: Vec<Hook>,
+    /// Webhook deliveries already taken, by hook and delivery id.
+    deliveries: hooks::Deliveries,
     secrets_file: Option<PathBuf>,
     /// Runs hosted by this server, by id.
     running: Mutex<HashMap<String, Cancel>>,
@@ -178,6 +180,7 @@ pub async fn serve(listener: tokio::net::TcpListener, settings: Settings) -> std
         store_path: settings.store_path,
         tokens: settings.tokens,
         hooks: settings.hooks,
+        deliveries: hooks::Deliveries::default(),
         secrets_file: settings.secrets_file,
         running: Mutex::new(HashMap::new()),
         tasks: TaskTracker::new(),
