@@ -320,3 +320,85 @@ async fn start_run(
     )
         .into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(hooks: &str) -> Result<Vec<HookConfig>, String> {
+        let text = format!(
+            "server:\n  hooks: {}\n",
+            hooks.trim().replace('\n', "\n    ")
+        );
+        match crate::spec::parse_config(&text) {
+            (Some(config), d) if d.is_empty() => Ok(config.server.hooks),
+            (_, d) => Err(format!("{d:?}")),
+        }
+    }
+
+    fn config(yaml: &str) -> Vec<HookConfig> {
+        parse(yaml).unwrap()
+    }
+
+    fn secrets() -> SecretStore {
+        let names = ["GH".to_owned(), "STD".to_owned(), "EMPTY".to_owned()];
+        SecretStore::load(&names, None, |name| match name {
+            "GH" => Some("gh-secret-value".into()),
+            "STD" => Some("whsec_c3RhbmRhcmQta2V5".into()),
+            "EMPTY" => Some(" ".into()),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    fn error(yaml: &str) -> String {
+        hooks(&config(yaml), &secrets()).unwrap_err()
+    }
+
+    #[test]
+    fn loads_hooks_and_hides_their_keys() {
+        let loaded = hooks(
+            &config(
+                r#"[{ name: gh, kind: github, secret: GH, runbook: deploy, events: [deployment], inputs: { version: "{{ payload.deployment.ref }}" } }, { name: std, kind: standard, secret: STD, runbook: deploy }]"#,
+            ),
+            &secrets(),
+        )
+        .unwrap();
+        assert_eq!(loaded.len(), 2);
+        let debug = format!("{loaded:?}");
+        assert!(!debug.contains("gh-secret-value"), "{debug}");
+    }
+
+    #[test]
+    fn refuses_bad_hooks() {
+        assert!(error("[{ name: a, kind: github, secret: EMPTY, runbook: r }]").contains("empty"));
+        assert!(
+            error(
+                "[{ name: a, kind: github, secret: GH, runbook: r }, { name: a, kind: github, secret: GH, runbook: r }]"
+            )
+            .contains("used twice")
+        );
+        assert!(
+            error("[{ name: a, kind: standard, secret: STD, runbook: r, events: [push] }]")
+                .contains("`events` is for kind `github`")
+        );
+        assert!(error("[{ name: a, kind: standard, secret: GH, runbook: r }]").contains("base64"));
+        assert!(error("[{ name: a/b, kind: github, secret: GH, runbook: r }]").contains("name"));
+        assert!(
+            error("[{ name: a, kind: github, secret: GH, runbook: r, inputs: { x: '{{ oops' } }]")
+                .contains("input `x`")
+        );
+        assert!(parse("[{ name: a, kind: github, secret: GH, runbook: r, extra: 1 }]").is_err());
+        assert!(parse("[{ name: a, kind: gitlab, secret: GH, runbook: r }]").is_err());
+    }
+
+    #[test]
+    fn a_delivery_id_is_taken_once_until_forgotten() {
+        let d = Deliveries::default();
+        assert!(d.take("gh", "1"));
+        assert!(!d.take("gh", "1"));
+        assert!(d.take("other", "1"));
+        d.forget("gh", "1");
+        assert!(d.take("gh", "1"));
+    }
+}
