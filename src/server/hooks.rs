@@ -84,6 +84,18 @@ pub struct Hook {
     events: Vec<String>,
 }
 
+impl Hook {
+    /// Its name (`/hooks/{name}`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The runbook it starts.
+    pub fn runbook(&self) -> &str {
+        &self.runbook
+    }
+}
+
 impl std::fmt::Debug for Hook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hook")

@@ -189,6 +189,13 @@ pub async fn serve(listener: tokio::net::TcpListener, settings: Settings) -> std
     if state.tokens.is_empty() {
         log("warning: steward.yaml defines no server.tokens: every /api/v1 call is refused");
     }
+    for hook in &state.hooks {
+        log(&format!(
+            "webhook: POST /hooks/{} starts {}",
+            hook.name(),
+            hook.runbook()
+        ));
+    }
     log(&format!("listening on http://{addr}"));
 
     let mut signals = Signals::new()?;
