@@ -37,6 +37,47 @@ pub struct ServerConfig {
     /// The bearer tokens the API accepts; none: every API call is refused.
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
+    /// Signed webhooks that start runs, each served at `POST /hooks/{name}`.
+    #[serde(default)]
+    pub hooks: Vec<HookConfig>,
+}
+
+/// A signed webhook (`POST /hooks/{name}`) that starts a runbook.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HookConfig {
+    /// Its name: the path `/hooks/{name}` and the actor `hook:{name}` of the
+    /// runs it starts.
+    pub name: String,
+    /// How deliveries are signed: `github` (`X-Hub-Signature-256`) or
+    /// `standard` (Standard Webhooks: `webhook-id`, `webhook-timestamp`,
+    /// `webhook-signature`).
+    pub kind: HookKind,
+    /// The environment variable (or secrets-file entry) holding the signing
+    /// secret; never the value itself. For `standard`: `whsec_<base64>`.
+    pub secret: String,
+    /// The runbook each accepted delivery starts.
+    pub runbook: String,
+    /// The runbook's inputs: templates rendered over `payload` (the parsed
+    /// JSON body) and `headers` (lowercase names), e.g.
+    /// `"{{ payload.deployment.ref }}"`.
+    #[serde(default)]
+    pub inputs: indexmap::IndexMap<String, String>,
+    /// `github` only: the `X-GitHub-Event` values that start a run (e.g.
+    /// `deployment`, `release`); others are acknowledged and ignored.
+    /// Empty: every event.
+    #[serde(default)]
+    pub events: Vec<String>,
+}
+
+/// How a webhook's deliveries are signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HookKind {
+    /// GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`.
+    Github,
+    /// Standard Webhooks, with a five-minute timestamp window.
+    Standard,
 }
 
 /// One API bearer token and what it may do.

@@ -43,17 +43,27 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
             .map(|f| project.root.join(f))
     });
     let config = &project.config.server;
-    let names: Vec<String> = config.tokens.iter().map(|t| t.secret.clone()).collect();
-    let tokens = SecretStore::from_env(&names, secrets_file.as_deref())
+    let names: Vec<String> = config
+        .tokens
+        .iter()
+        .map(|t| t.secret.clone())
+        .chain(config.hooks.iter().map(|h| h.secret.clone()))
+        .collect();
+    let loaded = SecretStore::from_env(&names, secrets_file.as_deref())
         .map_err(|e| e.to_string())
-        .and_then(|secrets| server::tokens(&config.tokens, &secrets));
-    let tokens = match tokens {
+        .and_then(|secrets| {
+            Ok((
+                server::tokens(&config.tokens, &secrets)?,
+                server::hooks(&config.hooks, &secrets)?,
+            ))
+        });
+    let (tokens, hooks) = match loaded {
         Ok(t) => t,
         Err(e) => {
             print_error(
-                &format!("can't load the API tokens: {e}"),
+                &format!("can't load the API tokens and webhooks: {e}"),
                 Some(
-                    "each token's `secret` names an environment variable or secrets-file entry holding its value",
+                    "each token's and hook's `secret` names an environment variable or secrets-file entry holding its value",
                 ),
             );
             return Ok(exit::INVALID);
@@ -69,6 +79,7 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
         store,
         store_path,
         tokens,
+        hooks,
         secrets_file,
         grace: args.grace,
     };

@@ -5,6 +5,7 @@
 
 mod auth;
 mod events;
+mod hooks;
 mod runs;
 
 use std::collections::HashMap;
@@ -28,6 +29,7 @@ use crate::project::Project;
 use crate::store::{RunFilter, RunStore};
 
 pub use auth::{Token, glob, tokens};
+pub use hooks::{Hook, hooks};
 
 /// The largest request body accepted.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -42,6 +44,8 @@ pub struct Settings {
     pub store_path: PathBuf,
     /// The accepted tokens.
     pub tokens: Vec<Token>,
+    /// The signed webhooks, served at `POST /hooks/{name}`.
+    pub hooks: Vec<Hook>,
     /// The secrets file runs load their secrets from, besides the
     /// environment.
     pub secrets_file: Option<PathBuf>,
@@ -56,6 +60,9 @@ pub(crate) struct AppState {
     store: Arc<dyn RunStore>,
     store_path: PathBuf,
     tokens: Vec<Token>,
+    hooks: Vec<Hook>,
+    /// Webhook deliveries already taken, by hook and delivery id.
+    deliveries: hooks::Deliveries,
     secrets_file: Option<PathBuf>,
     /// Runs hosted by this server, by id.
     running: Mutex<HashMap<String, Cancel>>,
@@ -68,7 +75,7 @@ pub(crate) struct AppState {
 /// problems of a run request, when there are).
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
+    pub(crate) status: StatusCode,
     body: serde_json::Value,
     headers: Vec<(HeaderName, HeaderValue)>,
 }
@@ -131,6 +138,7 @@ fn router(state: Arc<AppState>) -> Router {
             post(runs::approve),
         )
         .route("/api/v1/runs/{id}/steps/{step}/reject", post(runs::reject))
+        .route("/hooks/{name}", post(hooks::receive))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
@@ -171,6 +179,8 @@ pub async fn serve(listener: tokio::net::TcpListener, settings: Settings) -> std
         store: settings.store,
         store_path: settings.store_path,
         tokens: settings.tokens,
+        hooks: settings.hooks,
+        deliveries: hooks::Deliveries::default(),
         secrets_file: settings.secrets_file,
         running: Mutex::new(HashMap::new()),
         tasks: TaskTracker::new(),
@@ -178,6 +188,13 @@ pub async fn serve(listener: tokio::net::TcpListener, settings: Settings) -> std
     });
     if state.tokens.is_empty() {
         log("warning: steward.yaml defines no server.tokens: every /api/v1 call is refused");
+    }
+    for hook in &state.hooks {
+        log(&format!(
+            "webhook: POST /hooks/{} starts {}",
+            hook.name(),
+            hook.runbook()
+        ));
     }
     log(&format!("listening on http://{addr}"));
 

@@ -27,7 +27,7 @@ use super::{ApiError, AppState, BODY_LIMIT, log};
 
 type St = State<Arc<AppState>>;
 
-fn links(id: &str) -> serde_json::Value {
+pub(super) fn links(id: &str) -> serde_json::Value {
     json!({
         "self": format!("/api/v1/runs/{id}"),
         "events": format!("/api/v1/runs/{id}/events"),
@@ -35,7 +35,7 @@ fn links(id: &str) -> serde_json::Value {
 }
 
 /// A request body read as bytes, with clear errors (413 past the limit).
-fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+pub(super) fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| {
         let status = rejection.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -82,7 +82,7 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     })
 }
 
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -119,10 +119,10 @@ pub async fn runbooks(State(state): St, headers: HeaderMap) -> Result<Response, 
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StartRequest {
-    runbook: String,
+pub(super) struct StartRequest {
+    pub(super) runbook: String,
     #[serde(default)]
-    inputs: IndexMap<String, serde_json::Value>,
+    pub(super) inputs: IndexMap<String, serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -132,7 +132,8 @@ pub struct StartQuery {
 }
 
 /// A compiled runbook with checked inputs and loaded secrets.
-struct Prepared {
+pub(super) struct Prepared {
+    /// The compiled runbook.
     plan: Arc<Plan>,
     inputs: IndexMap<String, serde_json::Value>,
     secrets: SecretStore,
@@ -146,7 +147,7 @@ fn is_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-fn prepare(state: &AppState, request: &StartRequest) -> Result<Prepared, ApiError> {
+pub(super) fn prepare(state: &AppState, request: &StartRequest) -> Result<Prepared, ApiError> {
     let project = &state.project;
     let unknown = || {
         ApiError::new(
@@ -287,12 +288,45 @@ pub async fn start(
     token.allow(TokenAction::Run, Some(&prepared.plan.name))?;
     let _ = request;
 
-    let run_id = uuid::Uuid::now_v7().to_string();
     let trigger = Trigger {
         kind: "api".into(),
         actor,
         origin: None,
     };
+    let (run_id, done_rx) = launch(&state, prepared, trigger).await?;
+    if !q.wait {
+        return Ok((
+            StatusCode::CREATED,
+            Json(json!({
+                "run_id": run_id,
+                "status": "running",
+                "links": links(&run_id),
+            })),
+        )
+            .into_response());
+    }
+    match done_rx.await {
+        Ok(Ok(finished)) => Ok(Json(json!({
+            "run_id": run_id,
+            "status": finished.report.status,
+            "report": finished.report,
+            "problems": finished.problems,
+            "links": links(&run_id),
+        }))
+        .into_response()),
+        Ok(Err(e)) => Err(ApiError::internal(e)),
+        Err(_) => Err(ApiError::internal("the run's task ended unexpectedly")),
+    }
+}
+
+/// Starts a prepared run hosted by this server with `trigger`; returns once
+/// its record is in the store, with its id and a receiver of its end.
+pub(super) async fn launch(
+    state: &Arc<AppState>,
+    prepared: Prepared,
+    trigger: Trigger,
+) -> Result<(String, oneshot::Receiver<Result<Finished, String>>), ApiError> {
+    let run_id = uuid::Uuid::now_v7().to_string();
     let options = runner::Options {
         yes: false,
         interactive: false,
@@ -350,29 +384,7 @@ pub async fn start(
         };
         return Err(ApiError::internal(message));
     }
-    if !q.wait {
-        return Ok((
-            StatusCode::CREATED,
-            Json(json!({
-                "run_id": run_id,
-                "status": "running",
-                "links": links(&run_id),
-            })),
-        )
-            .into_response());
-    }
-    match done_rx.await {
-        Ok(Ok(finished)) => Ok(Json(json!({
-            "run_id": run_id,
-            "status": finished.report.status,
-            "report": finished.report,
-            "problems": finished.problems,
-            "links": links(&run_id),
-        }))
-        .into_response()),
-        Ok(Err(e)) => Err(ApiError::internal(e)),
-        Err(_) => Err(ApiError::internal("the run's task ended unexpectedly")),
-    }
+    Ok((run_id, done_rx))
 }
 
 #[derive(Deserialize)]
