@@ -21,7 +21,7 @@ use crate::events::Trigger;
 use crate::secrets::SecretStore;
 use crate::webhook::{
     GITHUB_SIGNATURE_HEADER, STANDARD_ID_HEADER, STANDARD_SIGNATURE_HEADER,
-    STANDARD_TIMESTAMP_HEADER, StandardSecret, verify_github, verify_standard,
+    STANDARD_TIMESTAMP_HEADER, SignatureError, StandardSecret, verify_github, verify_standard,
 };
 
 use super::runs::{StartRequest, blocking, body, launch, links, prepare};
@@ -170,7 +170,20 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn refuse(hook: &str, reason: &str) -> ApiError {
+/// The `reason` label of `steward_webhook_rejections_total`: a few fixed
+/// words, never the free-text message.
+fn reason_label(e: &SignatureError) -> &'static str {
+    match e {
+        SignatureError::MissingHeader(_) => "missing_header",
+        SignatureError::Malformed { .. } => "malformed",
+        SignatureError::StaleTimestamp { .. } => "stale_timestamp",
+        SignatureError::Mismatch => "mismatch",
+        SignatureError::InvalidSecret(_) => "invalid_secret",
+    }
+}
+
+fn refuse(state: &AppState, hook: &str, label: &str, reason: &str) -> ApiError {
+    state.metrics.rejection(hook, label);
     log(&format!("hook {hook}: delivery refused: {reason}"));
     ApiError::new(
         StatusCode::UNAUTHORIZED,
@@ -192,6 +205,7 @@ pub async fn receive(
         ));
     };
     let bytes = body(raw).inspect_err(|e| {
+        state.metrics.rejection(&hook.name, "unreadable_body");
         log(&format!(
             "hook {}: delivery refused: unreadable body ({})",
             hook.name, e.status
@@ -211,7 +225,7 @@ pub async fn receive(
         ),
     };
     if let Err(e) = verified {
-        return Err(refuse(&hook.name, &e.to_string()));
+        return Err(refuse(&state, &hook.name, reason_label(&e), &e.to_string()));
     }
 
     let origin = match hook.key {
@@ -239,7 +253,9 @@ pub async fn receive(
         && !state.deliveries.take(&hook.name, id)
     {
         return Err(refuse(
+            &state,
             &hook.name,
+            "replay",
             &format!("delivery `{id}` was already taken (a replay)"),
         ));
     }

@@ -6,6 +6,7 @@
 mod auth;
 mod events;
 mod hooks;
+mod metrics;
 mod runs;
 
 use std::collections::HashMap;
@@ -69,6 +70,8 @@ pub(crate) struct AppState {
     tasks: TaskTracker,
     /// Set once a stop signal came: no new runs.
     stopping: CancellationToken,
+    /// Counters and histograms of `GET /metrics`.
+    metrics: Arc<metrics::Metrics>,
 }
 
 /// An API error: a status and a JSON body `{"error": …}` (with the input
@@ -128,6 +131,7 @@ impl IntoResponse for ApiError {
 fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(metrics::metrics))
         .route("/api/v1/runbooks", get(runs::runbooks))
         .route("/api/v1/runs", post(runs::start).get(runs::list))
         .route("/api/v1/runs/{id}", get(runs::show))
@@ -185,6 +189,7 @@ pub async fn serve(listener: tokio::net::TcpListener, settings: Settings) -> std
         running: Mutex::new(HashMap::new()),
         tasks: TaskTracker::new(),
         stopping: CancellationToken::new(),
+        metrics: Arc::new(metrics::Metrics::default()),
     });
     if state.tokens.is_empty() {
         log("warning: steward.yaml defines no server.tokens: every /api/v1 call is refused");

@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 
 use crate::config::TokenAction;
 use crate::engine::Cancel;
-use crate::events::{EventSink, RunEvent, Trigger};
+use crate::events::{EventSink, Fanout, RunEvent, Trigger};
 use crate::inputs::{RawInput, resolve_inputs};
 use crate::plan::Plan;
 use crate::runner::{self, Finished, Launch, Runner};
@@ -23,6 +23,7 @@ use crate::secrets::SecretStore;
 use crate::store::{Decision, Refusal, RunFilter};
 
 use super::auth::{Token, authenticate};
+use super::metrics::MetricsSink;
 use super::{ApiError, AppState, BODY_LIMIT, log};
 
 type St = State<Arc<AppState>>;
@@ -341,6 +342,10 @@ pub(super) async fn launch(
         options,
     );
     let (started_tx, started_rx) = oneshot::channel();
+    let metrics = MetricsSink {
+        metrics: state.metrics.clone(),
+        runbook: prepared.plan.name.clone(),
+    };
     let launch = Launch {
         plan: prepared.plan,
         inputs: prepared.inputs,
@@ -348,10 +353,10 @@ pub(super) async fn launch(
         run_id: run_id.clone(),
         parent: None,
         resume: None,
-        display: Box::new(Notify {
+        display: Box::new(Fanout::default().with(metrics).with(Notify {
             run_id: run_id.clone(),
             started: Mutex::new(Some(started_tx)),
-        }),
+        })),
     };
     let cancel = Cancel::default();
     if let Ok(mut running) = state.running.lock() {
