@@ -2,15 +2,14 @@
 //! called over HTTP.
 
 mod common;
+#[path = "common/serve.rs"]
+mod serve;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use common::Project;
 use reqwest::StatusCode;
-use reqwest::blocking::{Client, RequestBuilder};
+use reqwest::blocking::RequestBuilder;
 use serde_json::{Value, json};
 
 const CI_TOKEN: &str = "ci-token-value-7f3a9c";
@@ -81,64 +80,22 @@ steps:
 }
 
 /// A `steward serve` process; killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-    output: Arc<Mutex<Vec<String>>>,
-    client: Client,
+struct Server(serve::Served);
+
+impl std::ops::Deref for Server {
+    type Target = serve::Served;
+    fn deref(&self) -> &serve::Served {
+        &self.0
+    }
 }
 
 impl Server {
     fn start(p: &Project, extra: &[&str]) -> Server {
-        let mut cmd = p.std_cmd();
-        cmd.args(["serve", "--listen", "127.0.0.1:0"])
-            .args(extra)
-            .env("CI_TOKEN", CI_TOKEN)
-            .env("READER_TOKEN", READER_TOKEN)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("start steward serve");
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        let stderr = child.stderr.take().expect("stderr");
-        let stdout = child.stdout.take().expect("stdout");
-        let out2 = output.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                out2.lock().unwrap().push(line);
-            }
-        });
-        let out3 = output.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(addr.to_owned());
-                }
-                out3.lock().unwrap().push(line);
-            }
-        });
-        let base = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(base) => base,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("no `listening on` line: {:?}", output.lock().unwrap());
-            }
-        };
-        Server {
-            child,
-            base,
-            output,
-            client: Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .expect("client"),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        Server(serve::Served::start(
+            p,
+            &[("CI_TOKEN", CI_TOKEN), ("READER_TOKEN", READER_TOKEN)],
+            extra,
+        ))
     }
 
     fn get(&self, path: &str, token: Option<&str>) -> RequestBuilder {
@@ -147,10 +104,6 @@ impl Server {
 
     fn post(&self, path: &str, token: Option<&str>, body: &Value) -> RequestBuilder {
         auth(self.client.post(self.url(path)), token).json(body)
-    }
-
-    fn output(&self) -> String {
-        self.output.lock().unwrap().join("\n")
     }
 
     /// Polls a run until `done` holds for it.
@@ -172,22 +125,15 @@ impl Server {
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
+            if let Some(status) = self.0.child.try_wait().expect("wait") {
                 return status;
             }
             if Instant::now() > deadline {
-                let _ = self.child.kill();
+                let _ = self.0.child.kill();
                 panic!("the server did not stop: {}", self.output());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -2,10 +2,9 @@
 //! process on a free port of 127.0.0.1.
 
 mod common;
+#[path = "common/serve.rs"]
+mod serve;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -13,7 +12,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use common::Project;
 use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
-use reqwest::blocking::{Client, RequestBuilder};
+use reqwest::blocking::RequestBuilder;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
@@ -63,77 +62,31 @@ steps:
 }
 
 /// A `steward serve` process; killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-    output: Arc<Mutex<Vec<String>>>,
-    client: Client,
+struct Server(serve::Served);
+
+impl std::ops::Deref for Server {
+    type Target = serve::Served;
+    fn deref(&self) -> &serve::Served {
+        &self.0
+    }
 }
 
 impl Server {
     fn start(p: &Project) -> Server {
-        let mut cmd = p.std_cmd();
-        cmd.args(["serve", "--listen", "127.0.0.1:0"])
-            .env("GH_HOOK_SECRET", GITHUB_SECRET)
-            .env("STD_HOOK_SECRET", standard_secret())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("start steward serve");
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        let stderr = child.stderr.take().expect("stderr");
-        let stdout = child.stdout.take().expect("stdout");
-        let out2 = output.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                out2.lock().unwrap().push(line);
-            }
-        });
-        let out3 = output.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(addr.to_owned());
-                }
-                out3.lock().unwrap().push(line);
-            }
-        });
-        let base = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(base) => base,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("no `listening on` line: {:?}", output.lock().unwrap());
-            }
-        };
-        Server {
-            child,
-            base,
-            output,
-            client: Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .expect("client"),
-        }
+        Server(serve::Served::start(
+            p,
+            &[
+                ("GH_HOOK_SECRET", GITHUB_SECRET),
+                ("STD_HOOK_SECRET", &standard_secret()),
+            ],
+            &[],
+        ))
     }
-
     fn post(&self, path: &str, body: &[u8]) -> RequestBuilder {
         self.client
             .post(format!("{}{path}", self.base))
             .header("content-type", "application/json")
             .body(body.to_vec())
-    }
-
-    fn output(&self) -> String {
-        self.output.lock().unwrap().join("\n")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -3,16 +3,13 @@
 //! text parsed and checked.
 
 mod common;
+#[path = "common/serve.rs"]
+mod serve;
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
 
 use common::Project;
 use reqwest::StatusCode;
-use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
 const CI_TOKEN: &str = "ci-token-value-metrics-3e1f";
@@ -58,54 +55,23 @@ steps:
 }
 
 /// A `steward serve` process; killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-    output: Arc<Mutex<Vec<String>>>,
-    client: Client,
+struct Server(serve::Served);
+
+impl std::ops::Deref for Server {
+    type Target = serve::Served;
+    fn deref(&self) -> &serve::Served {
+        &self.0
+    }
 }
 
 impl Server {
     fn start(p: &Project) -> Server {
-        let mut cmd = p.std_cmd();
-        cmd.args(["serve", "--listen", "127.0.0.1:0"])
-            .env("CI_TOKEN", CI_TOKEN)
-            .env("GH_HOOK_SECRET", GITHUB_SECRET)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("start steward serve");
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        let stderr = child.stderr.take().expect("stderr");
-        let out = output.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(addr.to_owned());
-                }
-                out.lock().unwrap().push(line);
-            }
-        });
-        let base = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(base) => base,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("no `listening on` line: {:?}", output.lock().unwrap());
-            }
-        };
-        Server {
-            child,
-            base,
-            output,
-            client: Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .expect("client"),
-        }
+        Server(serve::Served::start(
+            p,
+            &[("CI_TOKEN", CI_TOKEN), ("GH_HOOK_SECRET", GITHUB_SECRET)],
+            &[],
+        ))
     }
-
     fn run(&self, runbook: &str) -> Value {
         let response = self
             .client
@@ -116,17 +82,6 @@ impl Server {
             .expect("start a run");
         assert_eq!(response.status(), StatusCode::OK, "{}", self.output());
         response.json().expect("JSON")
-    }
-
-    fn output(&self) -> String {
-        self.output.lock().unwrap().join("\n")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
