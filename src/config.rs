@@ -40,6 +40,32 @@ pub struct ServerConfig {
     /// Signed webhooks that start runs, each served at `POST /hooks/{name}`.
     #[serde(default)]
     pub hooks: Vec<HookConfig>,
+    /// Slack chat-ops at `POST /hooks/slack`: slash commands that start
+    /// runbooks (each runbook says who may, in `triggers.chat`) and
+    /// approval buttons.
+    pub slack: Option<SlackConfig>,
+}
+
+/// The Slack app Steward answers as.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlackConfig {
+    /// The environment variable (or secrets-file entry) holding the app's
+    /// signing secret (Slack: Basic Information → Signing Secret); never
+    /// the value itself.
+    pub signing_secret: String,
+    /// Progress and results are posted only to a `response_url` starting
+    /// with one of these. Default: `https://hooks.slack.com/`.
+    #[serde(default = "slack_response_urls")]
+    pub response_urls: Vec<String>,
+    /// Groups for `triggers.chat.allow: ["@NAME"]`: each a list of Slack
+    /// user ids (`U…`) or user names.
+    #[serde(default)]
+    pub groups: indexmap::IndexMap<String, Vec<String>>,
+}
+
+fn slack_response_urls() -> Vec<String> {
+    vec!["https://hooks.slack.com/".to_owned()]
 }
 
 /// A signed webhook (`POST /hooks/{name}`) that starts a runbook.

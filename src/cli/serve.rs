@@ -48,6 +48,7 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
         .iter()
         .map(|t| t.secret.clone())
         .chain(config.hooks.iter().map(|h| h.secret.clone()))
+        .chain(config.slack.iter().map(|s| s.signing_secret.clone()))
         .collect();
     let loaded = SecretStore::from_env(&names, secrets_file.as_deref())
         .map_err(|e| e.to_string())
@@ -55,13 +56,18 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
             Ok((
                 server::tokens(&config.tokens, &secrets)?,
                 server::hooks(&config.hooks, &secrets)?,
+                config
+                    .slack
+                    .as_ref()
+                    .map(|s| server::Slack::load(s, &secrets))
+                    .transpose()?,
             ))
         });
-    let (tokens, hooks) = match loaded {
+    let (tokens, hooks, slack) = match loaded {
         Ok(t) => t,
         Err(e) => {
             print_error(
-                &format!("can't load the API tokens and webhooks: {e}"),
+                &format!("can't load the API tokens, webhooks and Slack settings: {e}"),
                 Some(
                     "each token's and hook's `secret` names an environment variable or secrets-file entry holding its value",
                 ),
@@ -80,6 +86,7 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
         store_path,
         tokens,
         hooks,
+        slack,
         secrets_file,
         grace: args.grace,
     };

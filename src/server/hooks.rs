@@ -44,7 +44,7 @@ pub(crate) struct Deliveries(Mutex<HashMap<(String, String), Instant>>);
 
 impl Deliveries {
     /// Takes `id` for `hook`; false when it was already taken.
-    fn take(&self, hook: &str, id: &str) -> bool {
+    pub(super) fn take(&self, hook: &str, id: &str) -> bool {
         let Ok(mut seen) = self.0.lock() else {
             return true;
         };
@@ -121,6 +121,12 @@ pub fn hooks(config: &[HookConfig], secrets: &SecretStore) -> Result<Vec<Hook>, 
                 h.name
             ));
         }
+        if h.name == "slack" {
+            return Err(
+                "server.hooks: the name `slack` is taken by Slack chat-ops (`server.slack`)"
+                    .to_owned(),
+            );
+        }
         if out.iter().any(|o| o.name == h.name) {
             return Err(format!("server.hooks: the name `{}` is used twice", h.name));
         }
@@ -172,7 +178,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// The `reason` label of `steward_webhook_rejections_total`: a few fixed
 /// words, never the free-text message.
-fn reason_label(e: &SignatureError) -> &'static str {
+pub(super) fn reason_label(e: &SignatureError) -> &'static str {
     match e {
         SignatureError::MissingHeader(_) => "missing_header",
         SignatureError::Malformed { .. } => "malformed",

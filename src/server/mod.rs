@@ -8,6 +8,7 @@ mod events;
 mod hooks;
 mod metrics;
 mod runs;
+mod slack;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -31,6 +32,7 @@ use crate::store::{RunFilter, RunStore};
 
 pub use auth::{Token, glob, tokens};
 pub use hooks::{Hook, hooks};
+pub use slack::Slack;
 
 /// The largest request body accepted.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -47,6 +49,8 @@ pub struct Settings {
     pub tokens: Vec<Token>,
     /// The signed webhooks, served at `POST /hooks/{name}`.
     pub hooks: Vec<Hook>,
+    /// Slack chat-ops at `POST /hooks/slack`, when set up.
+    pub slack: Option<Slack>,
     /// The secrets file runs load their secrets from, besides the
     /// environment.
     pub secrets_file: Option<PathBuf>,
@@ -62,6 +66,7 @@ pub(crate) struct AppState {
     store_path: PathBuf,
     tokens: Vec<Token>,
     hooks: Vec<Hook>,
+    slack: Option<Slack>,
     /// Webhook deliveries already taken, by hook and delivery id.
     deliveries: hooks::Deliveries,
     secrets_file: Option<PathBuf>,
@@ -107,6 +112,11 @@ impl ApiError {
         self
     }
 
+    /// Its JSON body.
+    pub(crate) fn body(&self) -> &serde_json::Value {
+        &self.body
+    }
+
     fn internal(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
     }
@@ -142,6 +152,7 @@ fn router(state: Arc<AppState>) -> Router {
             post(runs::approve),
         )
         .route("/api/v1/runs/{id}/steps/{step}/reject", post(runs::reject))
+        .route("/hooks/slack", post(slack::receive))
         .route("/hooks/{name}", post(hooks::receive))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -184,6 +195,7 @@ pub async fn serve(listener: tokio::net::TcpListener, settings: Settings) -> std
         store_path: settings.store_path,
         tokens: settings.tokens,
         hooks: settings.hooks,
+        slack: settings.slack,
         deliveries: hooks::Deliveries::default(),
         secrets_file: settings.secrets_file,
         running: Mutex::new(HashMap::new()),
@@ -200,6 +212,9 @@ pub async fn serve(listener: tokio::net::TcpListener, settings: Settings) -> std
             hook.name(),
             hook.runbook()
         ));
+    }
+    if state.slack.is_some() {
+        log("slack: POST /hooks/slack takes slash commands and approval buttons");
     }
     log(&format!("listening on http://{addr}"));
 

@@ -96,26 +96,27 @@ pub async fn runbooks(State(state): St, headers: HeaderMap) -> Result<Response, 
     let token = authenticate(&state.tokens, &headers)?;
     token.allow(TokenAction::Read, None)?;
     let state2 = state.clone();
-    let plans = blocking(move || {
-        let project = &state2.project;
-        let (library, _) = project
-            .library()
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        let mut plans = Vec::new();
-        for path in project.runbook_files() {
-            if let Ok((_, Some(plan))) = project.compile_file(&path, &library) {
-                plans.push(plan);
-            }
-        }
-        Ok(plans)
-    })
-    .await?;
+    let plans = blocking(move || valid_plans(&state2.project)).await?;
     let list: Vec<_> = plans
         .iter()
         .filter(|p| token.covers(&p.name))
         .map(crate::cli::list::describe)
         .collect();
     Ok(Json(json!({ "runbooks": list })).into_response())
+}
+
+/// The project's runbooks that compile (with their defaults), in file order.
+pub(super) fn valid_plans(project: &crate::project::Project) -> Result<Vec<Plan>, ApiError> {
+    let (library, _) = project
+        .library()
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut plans = Vec::new();
+    for path in project.runbook_files() {
+        if let Ok((_, Some(plan))) = project.compile_file(&path, &library) {
+            plans.push(plan);
+        }
+    }
+    Ok(plans)
 }
 
 #[derive(Deserialize)]
@@ -327,6 +328,16 @@ pub(super) async fn launch(
     prepared: Prepared,
     trigger: Trigger,
 ) -> Result<(String, oneshot::Receiver<Result<Finished, String>>), ApiError> {
+    launch_with(state, prepared, trigger, Fanout::default()).await
+}
+
+/// [`launch`], with `watchers` also seeing the run's events.
+pub(super) async fn launch_with(
+    state: &Arc<AppState>,
+    prepared: Prepared,
+    trigger: Trigger,
+    watchers: Fanout,
+) -> Result<(String, oneshot::Receiver<Result<Finished, String>>), ApiError> {
     let run_id = uuid::Uuid::now_v7().to_string();
     let options = runner::Options {
         yes: false,
@@ -353,7 +364,7 @@ pub(super) async fn launch(
         run_id: run_id.clone(),
         parent: None,
         resume: None,
-        display: Box::new(Fanout::default().with(metrics).with(Notify {
+        display: Box::new(watchers.with(metrics).with(Notify {
             run_id: run_id.clone(),
             started: Mutex::new(Some(started_tx)),
         })),
