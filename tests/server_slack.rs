@@ -56,6 +56,7 @@ server:
     response_urls: ["{}"]
     groups:
       oncall: [U0CAROL, dave]
+      unused: []
 "#,
             receiver.url("/")
         ),
@@ -98,6 +99,16 @@ triggers:
 steps:
   - id: explode
     shell: echo "disk <full>" >&2; exit 3
+"#,
+    );
+    p.runbook(
+        "ghost",
+        r#"
+triggers:
+  chat: { allow: ["@undefined"] }
+steps:
+  - id: noop
+    shell: "true"
 "#,
     );
     p.runbook(
@@ -154,7 +165,12 @@ fn command_body(who: &Who, text: &str, response_url: &str) -> String {
 }
 
 /// Posts a raw body with the given timestamp and signature.
-fn post_signed(server: &serve::Served, body: &str, timestamp: i64, signature: &str) -> (StatusCode, String) {
+fn post_signed(
+    server: &serve::Served,
+    body: &str,
+    timestamp: i64,
+    signature: &str,
+) -> (StatusCode, String) {
     let response = server
         .client
         .post(format!("{}/hooks/slack", server.base))
@@ -282,7 +298,10 @@ fn list_and_status_show_only_what_the_user_may_start() {
 
     let help = command(&server, &BOB, "", &url);
     assert_eq!(help["response_type"], "ephemeral");
-    assert!(help["text"].as_str().unwrap().contains("/runbook list"), "{help}");
+    assert!(
+        help["text"].as_str().unwrap().contains("/runbook list"),
+        "{help}"
+    );
 
     let listed = command(&server, &ALICE, "list", &url)["text"].to_string();
     assert!(listed.contains("/runbook deploy"), "{listed}");
@@ -291,7 +310,10 @@ fn list_and_status_show_only_what_the_user_may_start() {
     assert!(listed.contains("/runbook broken"), "{listed}");
     assert!(!listed.contains("private"), "{listed}");
     let listed = command(&server, &BOB, "list", &url)["text"].to_string();
-    assert!(listed.contains("broken") && !listed.contains("deploy"), "{listed}");
+    assert!(
+        listed.contains("broken") && !listed.contains("deploy"),
+        "{listed}"
+    );
 
     let answer = command(&server, &ALICE, "deploy version=1", &url);
     let run_id = run_id_in(answer["text"].as_str().unwrap());
@@ -306,7 +328,10 @@ fn list_and_status_show_only_what_the_user_may_start() {
     assert!(text.contains("`wait-for-release`"), "{text}");
     // Bob may not start deploy, so he doesn't see its runs.
     let hidden = command(&server, &BOB, &format!("status {run_id}"), &url);
-    assert!(hidden["text"].as_str().unwrap().starts_with("No run"), "{hidden}");
+    assert!(
+        hidden["text"].as_str().unwrap().starts_with("No run"),
+        "{hidden}"
+    );
     p.write("release", "");
 }
 
@@ -322,12 +347,28 @@ fn refusals_start_nothing_and_say_why() {
         let said = answer["text"].as_str().unwrap();
         assert!(said.contains(needle), "{text}: {said}");
     };
-    says(&BOB, "deploy version=1", &url, "You may not start `deploy` here");
+    says(
+        &BOB,
+        "deploy version=1",
+        &url,
+        "You may not start `deploy` here",
+    );
     says(&ALICE, "deploy", &url, "input `version`");
-    says(&ALICE, "deploy version=1 colour=red", &url, "input `colour`");
+    says(
+        &ALICE,
+        "deploy version=1 colour=red",
+        &url,
+        "input `colour`",
+    );
     says(&ALICE, "deploy 1.4.2", &url, "`1.4.2` is not an input");
     says(&ALICE, "deploy version=\"1.4", &url, "unclosed quote");
-    says(&ALICE, "private", &url, "No runbook `private` can be started from chat");
+    says(&ALICE, "ghost", &url, "You may not start `ghost` here");
+    says(
+        &ALICE,
+        "private",
+        &url,
+        "No runbook `private` can be started from chat",
+    );
     says(&ALICE, "nothing-here", &url, "`/runbook list` shows");
     // Progress may only go to the configured response URLs.
     says(
@@ -355,7 +396,12 @@ fn signatures_replays_and_stale_requests_are_refused() {
         assert!(text.contains(needle), "{needle}: {text}");
     };
     // Tampered: the body's version changed after signing.
-    refused(&body.replace("version%3D9", "version%3D8"), ts, &good, "signature");
+    refused(
+        &body.replace("version%3D9", "version%3D8"),
+        ts,
+        &good,
+        "signature",
+    );
     refused(&body, ts, &sign("another-secret", ts, &body), "signature");
     refused(&body, ts + 1, &good, "signature");
     refused(&body, ts, "v1=00", "X-Slack-Signature");
@@ -376,10 +422,20 @@ fn signatures_replays_and_stale_requests_are_refused() {
     let (status, text) = post_signed(&server, &body, ts, &good);
     assert_eq!(status, StatusCode::OK, "{text}");
     refused(&body, ts, &good, "replay");
-    wait_for("the one run", Duration::from_secs(10), || p.run_ids().len() == 1);
+    wait_for("the one run", Duration::from_secs(10), || {
+        p.run_ids().len() == 1
+    });
     p.write("release", "");
 
     let logged = server.output();
+    assert!(
+        logged.contains("slack: `risk` starts risky (allow: alice, U0CAROL)"),
+        "{logged}"
+    );
+    assert!(
+        logged.contains("runbook ghost: triggers.chat.allow names @undefined, which server.slack.groups doesn't define"),
+        "{logged}"
+    );
     assert!(logged.contains("slack: request refused"), "{logged}");
     assert!(!logged.contains(SECRET), "{logged}");
     assert!(!logged.contains("legacy-verification-token"), "{logged}");
@@ -403,19 +459,40 @@ fn approval_buttons_record_the_slack_user() {
     assert_eq!(value, format!("{run_id}:gate"));
 
     // Alice may start it but isn't among its approvers.
-    press(&server, &ALICE, "steward_approve", value, &receiver.url("/actions/1"));
+    press(
+        &server,
+        &ALICE,
+        "steward_approve",
+        value,
+        &receiver.url("/actions/1"),
+    );
     let refusal = wait_post(&receiver, "/actions/1", "Not recorded");
     assert_eq!(refusal["response_type"], "ephemeral");
     assert_eq!(refusal["replace_original"], false);
     // Bob may not even decide on runs of `risky`.
-    press(&server, &BOB, "steward_approve", value, &receiver.url("/actions/2"));
+    press(
+        &server,
+        &BOB,
+        "steward_approve",
+        value,
+        &receiver.url("/actions/2"),
+    );
     wait_post(&receiver, "/actions/2", "You may not decide");
     assert!(!p.exists("acted"));
 
-    press(&server, &CAROL, "steward_approve", value, &receiver.url("/actions/3"));
+    press(
+        &server,
+        &CAROL,
+        "steward_approve",
+        value,
+        &receiver.url("/actions/3"),
+    );
     let replaced = wait_post(&receiver, "/actions/3", "approved by");
     assert_eq!(replaced["replace_original"], true);
-    assert!(replaced["text"].as_str().unwrap().contains("<@U0CAROL>"), "{replaced}");
+    assert!(
+        replaced["text"].as_str().unwrap().contains("<@U0CAROL>"),
+        "{replaced}"
+    );
     wait_post(&receiver, "/commands/1", "succeeded");
     assert_eq!(p.read("acted").trim(), "done");
 
@@ -439,7 +516,16 @@ fn approval_buttons_record_the_slack_user() {
     );
 
     // A press after the decision changes nothing.
-    press(&server, &CAROL, "steward_reject", value, &receiver.url("/actions/4"));
+    press(
+        &server,
+        &CAROL,
+        "steward_reject",
+        value,
+        &receiver.url("/actions/4"),
+    );
     wait_post(&receiver, "/actions/4", "Not recorded");
-    assert_eq!(show(&p, &run_id)["approvals"][0]["decision"]["approved"], true);
+    assert_eq!(
+        show(&p, &run_id)["approvals"][0]["decision"]["approved"],
+        true
+    );
 }

@@ -84,6 +84,38 @@ impl Slack {
     }
 }
 
+/// Logs each `@group` of a runbook's `triggers.chat.allow` that
+/// `server.slack.groups` doesn't define (it matches nobody), and each
+/// runbook that can be started from chat.
+pub(super) fn announce(state: &AppState) {
+    let Some(slack) = &state.slack else { return };
+    let Ok(plans) = valid_plans(&state.project) else {
+        return;
+    };
+    for plan in &plans {
+        let (Some(chat), Some(word)) = (plan.triggers.chat.as_ref(), chat_word(plan)) else {
+            continue;
+        };
+        log(&format!(
+            "slack: `{word}` starts {} (allow: {})",
+            plan.name,
+            if chat.allow.is_empty() {
+                "nobody".to_owned()
+            } else {
+                chat.allow.join(", ")
+            }
+        ));
+        for group in chat.allow.iter().filter_map(|a| a.strip_prefix('@')) {
+            if !slack.groups.contains_key(group) {
+                log(&format!(
+                    "warning: runbook {}: triggers.chat.allow names @{group}, which server.slack.groups doesn't define; it matches nobody",
+                    plan.name
+                ));
+            }
+        }
+    }
+}
+
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
