@@ -44,22 +44,19 @@ const CAROL: Who = Who {
     channel: "random",
 };
 
-fn project(receiver: &Receiver) -> Project {
+fn project() -> Project {
     let p = Project::new();
     p.write(
         "steward.yaml",
-        &format!(
-            r#"
+        r#"
 server:
   slack:
     signing_secret: SLACK_SIGNING_SECRET
-    response_urls: ["{}"]
+    response_urls: ["http://127.0.0.1:"]
     groups:
       oncall: [U0CAROL, dave]
       unused: []
 "#,
-            receiver.url("/")
-        ),
     );
     p.runbook(
         "deploy",
@@ -247,7 +244,7 @@ fn run_id_in(text: &str) -> String {
 #[test]
 fn a_slash_command_answers_at_once_then_reports_the_result() {
     let receiver = Receiver::start(|_, _| Reply::text(200, "ok"));
-    let p = project(&receiver);
+    let p = project();
     let server = start(&p);
     let url = receiver.url("/commands/1");
 
@@ -292,7 +289,7 @@ fn a_slash_command_answers_at_once_then_reports_the_result() {
 #[test]
 fn list_and_status_show_only_what_the_user_may_start() {
     let receiver = Receiver::start(|_, _| Reply::text(200, "ok"));
-    let p = project(&receiver);
+    let p = project();
     let server = start(&p);
     let url = receiver.url("/commands/1");
 
@@ -338,7 +335,7 @@ fn list_and_status_show_only_what_the_user_may_start() {
 #[test]
 fn refusals_start_nothing_and_say_why() {
     let receiver = Receiver::start(|_, _| Reply::text(200, "ok"));
-    let p = project(&receiver);
+    let p = project();
     let server = start(&p);
     let url = receiver.url("/commands/1");
     let says = |who: &Who, text: &str, url: &str, needle: &str| {
@@ -384,7 +381,7 @@ fn refusals_start_nothing_and_say_why() {
 #[test]
 fn signatures_replays_and_stale_requests_are_refused() {
     let receiver = Receiver::start(|_, _| Reply::text(200, "ok"));
-    let p = project(&receiver);
+    let p = project();
     let server = start(&p);
     let body = command_body(&ALICE, "deploy version=9", &receiver.url("/commands/1"));
     let ts = now();
@@ -444,7 +441,7 @@ fn signatures_replays_and_stale_requests_are_refused() {
 #[test]
 fn approval_buttons_record_the_slack_user() {
     let receiver = Receiver::start(|_, _| Reply::text(200, "ok"));
-    let p = project(&receiver);
+    let p = project();
     let server = start(&p);
     let answer = command(&server, &ALICE, "risk", &receiver.url("/commands/1"));
     let run_id = run_id_in(answer["text"].as_str().unwrap());
@@ -527,5 +524,33 @@ fn approval_buttons_record_the_slack_user() {
     assert_eq!(
         show(&p, &run_id)["approvals"][0]["decision"]["approved"],
         true
+    );
+}
+
+#[test]
+fn a_dead_response_url_does_not_hold_the_run() {
+    let receiver = Receiver::start(|_, _| Reply::text(200, "ok"));
+    let p = project();
+    let server = start(&p);
+    let dead = format!("http://127.0.0.1:{}/commands/9", net::closed_port());
+    let answer = command(&server, &ALICE, "deploy version=3", &dead);
+    let run_id = run_id_in(answer["text"].as_str().unwrap());
+    p.write("release", "");
+    wait_for("the run to end", Duration::from_secs(30), || {
+        show(&p, &run_id)["status"] == "succeeded"
+    });
+    wait_for(
+        "the failed post to be logged",
+        Duration::from_secs(30),
+        || {
+            server
+                .output()
+                .contains("slack: can't post to the response_url at 127.0.0.1:")
+        },
+    );
+    assert!(
+        !server.output().contains("/commands/9"),
+        "{}",
+        server.output()
     );
 }
