@@ -529,7 +529,6 @@ fn approval_buttons_record_the_slack_user() {
 
 #[test]
 fn a_dead_response_url_does_not_hold_the_run() {
-    let receiver = Receiver::start(|_, _| Reply::text(200, "ok"));
     let p = project();
     let server = start(&p);
     let dead = format!("http://127.0.0.1:{}/commands/9", net::closed_port());
