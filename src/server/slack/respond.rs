@@ -63,11 +63,21 @@ pub async fn post(client: &reqwest::Client, url: &str, body: &Value) -> bool {
             log(&format!(
                 "slack: can't post to the response_url at {}: {}",
                 host(url),
-                e.without_url()
+                deepest(&e.without_url())
             ));
             false
         }
     }
+}
+
+/// The innermost cause of an error ("Connection refused"), which says more
+/// than reqwest's "error sending request".
+fn deepest(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = error;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
 }
 
 /// Sends the posts of one run to its `response_url`, in order, until the
