@@ -215,8 +215,8 @@ pub async fn serve(listener: tokio::net::TcpListener, settings: Settings) -> std
     }
     if state.slack.is_some() {
         log("slack: POST /hooks/slack takes slash commands and approval buttons");
-        slack::announce(&state);
     }
+    slack::announce(&state);
     log(&format!("listening on http://{addr}"));
 
     let mut signals = Signals::new()?;

@@ -84,12 +84,26 @@ impl Slack {
     }
 }
 
+/// Warns when runbooks declare `triggers.chat` but Slack isn't set up.
 /// Logs each `@group` of a runbook's `triggers.chat.allow` that
 /// `server.slack.groups` doesn't define (it matches nobody), and each
 /// runbook that can be started from chat.
 pub(super) fn announce(state: &AppState) {
-    let Some(slack) = &state.slack else { return };
     let Ok(plans) = valid_plans(&state.project) else {
+        return;
+    };
+    let Some(slack) = &state.slack else {
+        let chat: Vec<&str> = plans
+            .iter()
+            .filter(|p| p.triggers.chat.is_some())
+            .map(|p| p.name.as_str())
+            .collect();
+        if !chat.is_empty() {
+            log(&format!(
+                "warning: {} declare(s) triggers.chat, but steward.yaml has no server.slack: Slack commands are off",
+                chat.join(", ")
+            ));
+        }
         return;
     };
     for plan in &plans {
