@@ -8,6 +8,7 @@ mod events;
 mod hooks;
 mod metrics;
 mod runs;
+mod scheduler;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -202,6 +203,7 @@ pub async fn serve(listener: tokio::net::TcpListener, settings: Settings) -> std
         ));
     }
     log(&format!("listening on http://{addr}"));
+    state.tasks.spawn(scheduler::run(state.clone()));
 
     let mut signals = Signals::new()?;
     let stopping = state.stopping.clone();

@@ -1,0 +1,442 @@
+//! Fires the runbooks' `triggers.schedule` inside `steward serve`.
+//!
+//! At start the valid runbooks are compiled once (a changed schedule takes a
+//! restart); each tick then starts a run the way `POST /api/v1/runs` does,
+//! with the trigger `schedule`. The last handled tick of every schedule is
+//! kept in the run store, so a tick is missed only while no server runs;
+//! recording it is a compare-and-set, so of several servers sharing the
+//! store only one fires each tick.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use indexmap::IndexMap;
+
+use crate::events::Trigger;
+use crate::schedule::Schedule;
+
+use super::runs::{self, StartRequest};
+use super::{ApiError, AppState, log};
+
+/// The longest nap between two looks at the clock, so that a wall clock
+/// set forward or back is noticed.
+const MAX_NAP: Duration = Duration::from_secs(60);
+
+/// Missed ticks counted at most for the log line.
+const MISSED_COUNTED: usize = 1000;
+
+/// One schedule of one runbook.
+struct Entry {
+    runbook: String,
+    cron: String,
+    schedule: Schedule,
+    catch_up: bool,
+    inputs: IndexMap<String, serde_json::Value>,
+    /// Its name in the store: the expression, time zone and inputs.
+    key: String,
+    /// The next tick to fire.
+    next: Option<DateTime<Utc>>,
+}
+
+/// What a schedule does when the server starts, given its stored last tick.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum AtStart {
+    /// No tick was ever recorded: now is the baseline, nothing is caught up.
+    Baseline,
+    /// No tick was missed.
+    UpToDate,
+    /// `catch_up`: run this tick, the last one missed, once.
+    CatchUp(DateTime<Utc>),
+    /// Ticks were missed and are not run: how many (counted up to
+    /// [`MISSED_COUNTED`]), the first and the last.
+    Skip {
+        count: usize,
+        first: DateTime<Utc>,
+        last: DateTime<Utc>,
+    },
+}
+
+/// Decides what a schedule whose last handled tick is `last` does at `now`.
+pub(super) fn at_start(
+    schedule: &Schedule,
+    last: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    catch_up: bool,
+) -> AtStart {
+    let Some(last) = last else {
+        return AtStart::Baseline;
+    };
+    let Some(latest) = schedule.missed(last, now) else {
+        return AtStart::UpToDate;
+    };
+    if catch_up {
+        return AtStart::CatchUp(latest);
+    }
+    let ticks = std::iter::successors(schedule.next_after(last), |t| schedule.next_after(*t))
+        .take_while(|t| *t <= now)
+        .take(MISSED_COUNTED);
+    let (count, first) = ticks.fold((0, latest), |(n, first), t| {
+        (n + 1, if n == 0 { t } else { first })
+    });
+    AtStart::Skip {
+        count,
+        first,
+        last: latest,
+    }
+}
+
+/// The tick to fire at `now` for a schedule whose next tick was `next`:
+/// `next` once it is due, and the tick after that one.
+pub(super) fn due(
+    schedule: &Schedule,
+    next: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<(DateTime<Utc>, Option<DateTime<Utc>>)> {
+    // Ticks passed while the server lagged behind (a suspended machine)
+    // are not fired in a burst: the following one is after `now`.
+    (next <= now).then(|| (next, schedule.next_after(now.max(next))))
+}
+
+fn utc(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+impl Entry {
+    fn describe(&self) -> String {
+        format!(
+            "{} `{}` ({})",
+            self.runbook,
+            self.cron,
+            self.schedule.timezone()
+        )
+    }
+
+    /// A tick in the schedule's time zone.
+    fn local(&self, t: DateTime<Utc>) -> String {
+        t.with_timezone(&self.schedule.timezone())
+            .to_rfc3339_opts(SecondsFormat::Secs, true)
+    }
+}
+
+/// The schedules of the project's valid runbooks.
+fn entries(state: &AppState, now: DateTime<Utc>) -> Result<Vec<Entry>, String> {
+    let project = &state.project;
+    let (library, _) = project.library().map_err(|e| e.to_string())?;
+    let mut entries: Vec<Entry> = Vec::new();
+    for path in project.runbook_files() {
+        let plan = match project.compile_file(&path, &library) {
+            Ok((_, Some(plan))) => plan,
+            Ok((report, None)) => {
+                log(&format!(
+                    "schedule: {} is invalid, its schedules don't fire; `steward validate` shows why",
+                    report.path
+                ));
+                continue;
+            }
+            Err(e) => {
+                log(&format!("schedule: {e}"));
+                continue;
+            }
+        };
+        let Some(specs) = &plan.triggers.schedule else {
+            continue;
+        };
+        for spec in &specs.0 {
+            let spec = &spec.value.0;
+            // Compiling checked the expression and zone.
+            let Ok(schedule) = Schedule::parse(&spec.cron, spec.timezone.as_deref()) else {
+                continue;
+            };
+            let cron = spec.cron.trim().to_owned();
+            let mut key = format!("{cron} {}", schedule.timezone());
+            if !spec.inputs.is_empty() {
+                key.push(' ');
+                key.push_str(&serde_json::to_string(&spec.inputs).unwrap_or_default());
+            }
+            let entry = Entry {
+                runbook: plan.name.clone(),
+                cron,
+                next: schedule.next_after(now),
+                schedule,
+                catch_up: spec.catch_up,
+                inputs: spec.inputs.clone(),
+                key,
+            };
+            if entries
+                .iter()
+                .any(|e| e.runbook == entry.runbook && e.key == entry.key)
+            {
+                log(&format!(
+                    "schedule: {} is listed twice with the same inputs; it fires once",
+                    entry.describe()
+                ));
+                continue;
+            }
+            entries.push(entry);
+        }
+    }
+    Ok(entries)
+}
+
+/// Runs the scheduler until the server stops.
+pub(super) async fn run(state: Arc<AppState>) {
+    let now = Utc::now();
+    let state2 = state.clone();
+    let listed = runs::blocking(move || Ok(entries(&state2, now))).await;
+    let mut entries = match listed {
+        Ok(Ok(entries)) => entries,
+        Ok(Err(e)) => return log(&format!("schedule: can't read the runbooks: {e}")),
+        Err(e) => {
+            return log(&format!(
+                "schedule: can't read the runbooks: {}",
+                message(&e)
+            ));
+        }
+    };
+    for entry in &entries {
+        let next = entry.next.map_or("never".to_owned(), |t| entry.local(t));
+        log(&format!(
+            "schedule: {}{}, next tick {next}",
+            entry.describe(),
+            if entry.catch_up { ", catch_up" } else { "" }
+        ));
+    }
+    for entry in &entries {
+        start(&state, entry, now).await;
+    }
+    loop {
+        let Some(earliest) = entries.iter().filter_map(|e| e.next).min() else {
+            return;
+        };
+        let nap = (earliest - Utc::now())
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_NAP);
+        tokio::select! {
+            _ = state.stopping.cancelled() => return,
+            _ = tokio::time::sleep(nap) => {}
+        }
+        let now = Utc::now();
+        for entry in &mut entries {
+            let Some((tick, next)) = entry.next.and_then(|n| due(&entry.schedule, n, now)) else {
+                continue;
+            };
+            entry.next = next;
+            fire(&state, entry, tick, false).await;
+        }
+    }
+}
+
+/// What a schedule does at start: records its baseline, catches up or
+/// says what was skipped.
+async fn start(state: &Arc<AppState>, entry: &Entry, now: DateTime<Utc>) {
+    let store = state.store.clone();
+    let (runbook, key) = (entry.runbook.clone(), entry.key.clone());
+    let last = runs::blocking(move || Ok(store.last_tick(&runbook, &key)?)).await;
+    let last = match last {
+        Ok(last) => last,
+        Err(e) => {
+            return log(&format!(
+                "schedule: {}: can't read its last tick: {}",
+                entry.describe(),
+                message(&e)
+            ));
+        }
+    };
+    match at_start(&entry.schedule, last, now, entry.catch_up) {
+        AtStart::Baseline => {
+            record(state, entry, now).await;
+        }
+        AtStart::UpToDate => {}
+        AtStart::CatchUp(tick) => {
+            log(&format!(
+                "schedule: {}: catching up the tick of {} missed while no server ran",
+                entry.describe(),
+                entry.local(tick)
+            ));
+            fire(state, entry, tick, true).await;
+        }
+        AtStart::Skip { count, first, last } => {
+            let count = if count >= MISSED_COUNTED {
+                format!("{MISSED_COUNTED} or more ticks")
+            } else {
+                format!("{count} tick(s)")
+            };
+            log(&format!(
+                "schedule: {}: skipped {count} missed while no server ran (from {} to {}); \
+                 `catch_up: true` would run the last one at start",
+                entry.describe(),
+                entry.local(first),
+                entry.local(last)
+            ));
+        }
+    }
+}
+
+/// Records `tick` as handled; `false` (and a log line) when another server
+/// already did or the store failed.
+async fn record(state: &Arc<AppState>, entry: &Entry, tick: DateTime<Utc>) -> bool {
+    let store = state.store.clone();
+    let (runbook, key) = (entry.runbook.clone(), entry.key.clone());
+    let won = runs::blocking(move || Ok(store.advance_tick(&runbook, &key, tick)?)).await;
+    match won {
+        Ok(won) => won,
+        Err(e) => {
+            log(&format!(
+                "schedule: {}: tick {} not fired, can't record it: {}",
+                entry.describe(),
+                entry.local(tick),
+                message(&e)
+            ));
+            false
+        }
+    }
+}
+
+/// Starts the run of `tick` unless the server is stopping or another server
+/// fired it.
+async fn fire(state: &Arc<AppState>, entry: &Entry, tick: DateTime<Utc>, catch_up: bool) {
+    if state.stopping.is_cancelled() {
+        return;
+    }
+    if !record(state, entry, tick).await {
+        return;
+    }
+    let request = StartRequest {
+        runbook: entry.runbook.clone(),
+        inputs: entry.inputs.clone(),
+    };
+    let state2 = state.clone();
+    let prepared = match runs::blocking(move || runs::prepare(&state2, &request)).await {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            return log(&format!(
+                "schedule: {}: tick {} not run: {}",
+                entry.describe(),
+                entry.local(tick),
+                message(&e)
+            ));
+        }
+    };
+    let origin = format!(
+        "cron \"{}\" {}, {}{}",
+        entry.cron,
+        entry.schedule.timezone(),
+        if catch_up {
+            "catch-up of missed tick "
+        } else {
+            "tick "
+        },
+        utc(tick)
+    );
+    let trigger = Trigger {
+        kind: "schedule".into(),
+        actor: "schedule".into(),
+        origin: Some(origin),
+    };
+    if let Err(e) = runs::launch(state, prepared, trigger).await {
+        log(&format!(
+            "schedule: {}: tick {} did not start: {}",
+            entry.describe(),
+            entry.local(tick),
+            message(&e)
+        ));
+    }
+}
+
+/// An API error as one line: its message and its problems.
+fn message(e: &ApiError) -> String {
+    let text = |v: &serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+    let mut line = e.body.get("error").map(text).unwrap_or_default();
+    if let Some(problems) = e.body.get("problems").and_then(|p| p.as_array()) {
+        let problems: Vec<String> = problems.iter().map(text).collect();
+        if !problems.is_empty() {
+            line.push_str(": ");
+            line.push_str(&problems.join("; "));
+        }
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
+    }
+
+    #[test]
+    fn first_start_is_a_baseline_and_catches_nothing_up() {
+        let s = Schedule::parse("0 3 * * *", None).unwrap();
+        let now = utc(2026, 1, 10, 12, 0);
+        assert_eq!(at_start(&s, None, now, true), AtStart::Baseline);
+        assert_eq!(at_start(&s, None, now, false), AtStart::Baseline);
+    }
+
+    #[test]
+    fn nothing_missed_since_the_last_tick() {
+        let s = Schedule::parse("0 3 * * *", None).unwrap();
+        let last = utc(2026, 1, 10, 3, 0);
+        assert_eq!(
+            at_start(&s, Some(last), utc(2026, 1, 11, 2, 59), true),
+            AtStart::UpToDate
+        );
+        // A baseline between ticks, the clock set back: nothing either.
+        assert_eq!(
+            at_start(&s, Some(last), utc(2026, 1, 9, 0, 0), true),
+            AtStart::UpToDate
+        );
+    }
+
+    #[test]
+    fn catch_up_runs_only_the_last_missed_tick() {
+        let s = Schedule::parse("0 3 * * *", Some("Europe/Berlin")).unwrap();
+        // Down from Jan 10 to Jan 13 noon: three ticks missed, 03:00 CET.
+        let last = utc(2026, 1, 10, 2, 0);
+        let now = utc(2026, 1, 13, 12, 0);
+        assert_eq!(
+            at_start(&s, Some(last), now, true),
+            AtStart::CatchUp(utc(2026, 1, 13, 2, 0))
+        );
+        assert_eq!(
+            at_start(&s, Some(last), now, false),
+            AtStart::Skip {
+                count: 3,
+                first: utc(2026, 1, 11, 2, 0),
+                last: utc(2026, 1, 13, 2, 0),
+            }
+        );
+    }
+
+    #[test]
+    fn skipped_ticks_are_counted_up_to_a_bound() {
+        let s = Schedule::parse("* * * * * *", None).unwrap();
+        let last = utc(2026, 1, 1, 0, 0);
+        let AtStart::Skip { count, first, .. } =
+            at_start(&s, Some(last), utc(2026, 1, 2, 0, 0), false)
+        else {
+            panic!("nothing skipped");
+        };
+        assert_eq!(count, MISSED_COUNTED);
+        assert_eq!(first, last + chrono::Duration::seconds(1));
+    }
+
+    #[test]
+    fn a_tick_is_due_once_its_time_came() {
+        let s = Schedule::parse("0 */6 * * *", None).unwrap();
+        let next = utc(2026, 1, 1, 6, 0);
+        assert_eq!(due(&s, next, utc(2026, 1, 1, 5, 59)), None);
+        assert_eq!(
+            due(&s, next, next),
+            Some((next, Some(utc(2026, 1, 1, 12, 0))))
+        );
+        // Woken late past further ticks: one fires, the next is ahead.
+        assert_eq!(
+            due(&s, next, utc(2026, 1, 2, 1, 0)),
+            Some((next, Some(utc(2026, 1, 2, 6, 0))))
+        );
+    }
+}
