@@ -246,7 +246,13 @@ async fn start(state: &Arc<AppState>, entry: &Entry, now: DateTime<Utc>) {
     };
     match at_start(&entry.schedule, last, now, entry.catch_up) {
         AtStart::Baseline => {
-            record(state, entry, now).await;
+            // Another server starting too may have set it: either will do.
+            if let Err(e) = advance(state, entry, now).await {
+                log(&format!(
+                    "schedule: {}: can't record its first start: {e}",
+                    entry.describe()
+                ));
+            }
         }
         AtStart::UpToDate => {}
         AtStart::CatchUp(tick) => {
@@ -274,24 +280,18 @@ async fn start(state: &Arc<AppState>, entry: &Entry, now: DateTime<Utc>) {
     }
 }
 
-/// Records `tick` as handled; `false` (and a log line) when another server
-/// already did or the store failed.
-async fn record(state: &Arc<AppState>, entry: &Entry, tick: DateTime<Utc>) -> bool {
+/// Records `tick` as the schedule's last handled one if the stored tick is
+/// older: whether this server recorded it.
+async fn advance(
+    state: &Arc<AppState>,
+    entry: &Entry,
+    tick: DateTime<Utc>,
+) -> Result<bool, String> {
     let store = state.store.clone();
     let (runbook, key) = (entry.runbook.clone(), entry.key.clone());
-    let won = runs::blocking(move || Ok(store.advance_tick(&runbook, &key, tick)?)).await;
-    match won {
-        Ok(won) => won,
-        Err(e) => {
-            log(&format!(
-                "schedule: {}: tick {} not fired, can't record it: {}",
-                entry.describe(),
-                entry.local(tick),
-                message(&e)
-            ));
-            false
-        }
-    }
+    runs::blocking(move || Ok(store.advance_tick(&runbook, &key, tick)?))
+        .await
+        .map_err(|e| message(&e))
 }
 
 /// Starts the run of `tick` unless the server is stopping or another server
@@ -300,8 +300,22 @@ async fn fire(state: &Arc<AppState>, entry: &Entry, tick: DateTime<Utc>, catch_u
     if state.stopping.is_cancelled() {
         return;
     }
-    if !record(state, entry, tick).await {
-        return;
+    match advance(state, entry, tick).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return log(&format!(
+                "schedule: {}: tick {} already handled by another server; skipped",
+                entry.describe(),
+                entry.local(tick)
+            ));
+        }
+        Err(e) => {
+            return log(&format!(
+                "schedule: {}: tick {} not fired, can't record it: {e}",
+                entry.describe(),
+                entry.local(tick)
+            ));
+        }
     }
     let request = StartRequest {
         runbook: entry.runbook.clone(),
