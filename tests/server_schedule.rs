@@ -149,7 +149,14 @@ steps:
             && out.contains("not run: 1 problem(s) with the inputs of `bad`"),
         "{out}"
     );
-    assert!(out.contains("count"), "the problem names the input: {out}");
+    assert!(
+        out.contains("schedule: bad `* * * * * *` (UTC): its inputs are refused"),
+        "no warning at start: {out}"
+    );
+    assert!(
+        out.contains("input `count`: expected an int, got `many`"),
+        "the problem names the input: {out}"
+    );
     let stopping = out.find("stopping:").expect("a stopping line");
     assert!(
         !out[stopping..].contains("started by schedule"),

@@ -14,6 +14,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use indexmap::IndexMap;
 
 use crate::events::Trigger;
+use crate::inputs::{RawInput, resolve_inputs};
 use crate::schedule::Schedule;
 
 use super::runs::{self, StartRequest};
@@ -173,10 +174,29 @@ fn entries(state: &AppState, now: DateTime<Utc>) -> Result<Vec<Entry>, String> {
                 ));
                 continue;
             }
+            check_inputs(&plan, &entry);
             entries.push(entry);
         }
     }
     Ok(entries)
+}
+
+/// Says at start, not at the first tick, when a schedule's inputs are
+/// refused; each tick checks them again (the runbook may change).
+fn check_inputs(plan: &crate::plan::Plan, entry: &Entry) {
+    let raw: IndexMap<String, RawInput> = entry
+        .inputs
+        .iter()
+        .map(|(k, v)| (k.clone(), RawInput::Json(v.clone())))
+        .collect();
+    if let Err(problems) = resolve_inputs(&plan.inputs, &raw) {
+        let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        log(&format!(
+            "schedule: {}: its inputs are refused, its ticks won't run until they are fixed: {}",
+            entry.describe(),
+            problems.join("; ")
+        ));
+    }
 }
 
 /// Runs the scheduler until the server stops.
@@ -361,7 +381,15 @@ async fn fire(state: &Arc<AppState>, entry: &Entry, tick: DateTime<Utc>, catch_u
 
 /// An API error as one line: its message and its problems.
 fn message(e: &ApiError) -> String {
-    let text = |v: &serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+    let text = |v: &serde_json::Value| match (v.as_str(), v.get("input"), v.get("message")) {
+        (Some(s), _, _) => s.to_owned(),
+        (None, Some(input), Some(m)) => format!(
+            "input `{}`: {}",
+            input.as_str().unwrap_or_default(),
+            m.as_str().unwrap_or_default()
+        ),
+        _ => v.to_string(),
+    };
     let mut line = e.body.get("error").map(text).unwrap_or_default();
     if let Some(problems) = e.body.get("problems").and_then(|p| p.as_array()) {
         let problems: Vec<String> = problems.iter().map(text).collect();
