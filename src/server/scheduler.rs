@@ -41,11 +41,13 @@ struct Entry {
     next: Option<DateTime<Utc>>,
 }
 
+/// A tick in UTC, as origins name it.
 fn utc(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 impl Entry {
+    /// `RUNBOOK `CRON` (ZONE)`, how log lines name the schedule.
     fn describe(&self) -> String {
         format!(
             "{} `{}` ({})",

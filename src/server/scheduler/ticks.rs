@@ -17,11 +17,13 @@ pub(crate) enum AtStart {
     UpToDate,
     /// `catch_up`: run this tick, the last one missed, once.
     CatchUp(DateTime<Utc>),
-    /// Ticks were missed and are not run: how many (counted up to
-    /// [`MISSED_COUNTED`]), the first and the last.
+    /// Ticks were missed and are not run.
     Skip {
+        /// How many, at most [`MISSED_COUNTED`].
         count: usize,
+        /// The first missed.
         first: DateTime<Utc>,
+        /// The last missed.
         last: DateTime<Utc>,
     },
 }
