@@ -273,7 +273,15 @@ fn a_new_store_is_migrated_to_the_latest_schema() {
         .unwrap();
     assert_eq!(
         tables,
-        ["approvals", "events", "logs", "plans", "runs", "steps"]
+        [
+            "approvals",
+            "events",
+            "logs",
+            "plans",
+            "runs",
+            "schedule_ticks",
+            "steps"
+        ]
     );
 
     // A store from a newer steward is refused, not damaged.

@@ -8,6 +8,7 @@ mod events;
 mod hooks;
 mod metrics;
 mod runs;
+mod scheduler;
 mod slack;
 
 use std::collections::HashMap;
@@ -218,6 +219,7 @@ pub async fn serve(listener: tokio::net::TcpListener, settings: Settings) -> std
     }
     slack::announce(&state);
     log(&format!("listening on http://{addr}"));
+    state.tasks.spawn(scheduler::run(state.clone()));
 
     let mut signals = Signals::new()?;
     let stopping = state.stopping.clone();

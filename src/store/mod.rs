@@ -16,6 +16,7 @@ mod sink;
 mod sqlite;
 #[cfg(test)]
 mod tests;
+mod ticks;
 
 use std::path::{Path, PathBuf};
 
@@ -371,6 +372,24 @@ pub trait RunStore: Send + Sync {
     /// Deletes the runs that started more than `older_than` ago and are no
     /// longer running, with everything recorded for them; returns their ids.
     fn prune(&self, older_than: std::time::Duration) -> Result<Vec<String>, StoreError>;
+
+    /// The last tick handled of a runbook's schedule (`schedule` names it),
+    /// if one was recorded.
+    fn last_tick(
+        &self,
+        runbook: &str,
+        schedule: &str,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError>;
+
+    /// Records `tick` as the schedule's last handled tick if none is stored
+    /// or the stored one is older, atomically: `true` when this call
+    /// recorded it (fire it), `false` when another server already did.
+    fn advance_tick(
+        &self,
+        runbook: &str,
+        schedule: &str,
+        tick: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError>;
 }
 
 /// The default store of a project: `.steward/steward.db`.

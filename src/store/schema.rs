@@ -93,6 +93,19 @@ CREATE TABLE approvals (
     PRIMARY KEY (run_id, step_id)
 );
 ",
+    // 3: the last tick handled of each runbook schedule, so that `steward
+    // serve` misses ticks only while it is down and two servers sharing the
+    // store don't both fire one.
+    r"
+CREATE TABLE schedule_ticks (
+    runbook     TEXT NOT NULL,
+    schedule    TEXT NOT NULL,
+    tick_ms     INTEGER NOT NULL,
+    tick_at     TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (runbook, schedule)
+);
+",
 ];
 
 /// Applies the scripts of `migrations` the database lacks, each in its own

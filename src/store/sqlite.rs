@@ -12,7 +12,7 @@ use super::record;
 use super::schema::{MIGRATIONS, migrate};
 use super::{
     AuditLine, Decision, Held, Lease, LogLine, Refusal, RunDetail, RunFilter, RunRecord, RunStore,
-    SqliteOptions, StepRecord, StoreError, approvals, locks,
+    SqliteOptions, StepRecord, StoreError, approvals, locks, ticks,
 };
 use crate::events::RunEvent;
 
@@ -475,6 +475,25 @@ impl RunStore for SqliteStore {
         }
         tx.commit().map_err(write)?;
         Ok(ids)
+    }
+
+    fn last_tick(
+        &self,
+        runbook: &str,
+        schedule: &str,
+    ) -> Result<Option<chrono::DateTime<Utc>>, StoreError> {
+        ticks::last(&self.conn(), runbook, schedule)
+            .map_err(self.err("can't read a schedule's last tick"))
+    }
+
+    fn advance_tick(
+        &self,
+        runbook: &str,
+        schedule: &str,
+        tick: chrono::DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        ticks::advance(&self.conn(), runbook, schedule, tick)
+            .map_err(self.err("can't record a schedule's tick"))
     }
 }
 

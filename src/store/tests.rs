@@ -340,3 +340,86 @@ fn store_url_options_set_the_pragma() {
         .unwrap();
     assert!(matches!(err, StoreError::Unsupported(_)), "{err:?}");
 }
+
+#[test]
+fn a_tick_is_recorded_once_and_only_forwards() {
+    use chrono::{TimeZone, Utc};
+    let dir = temp();
+    let path = dir.path().join("steward.db");
+    // Two handles on one file: two servers sharing the store.
+    let a = SqliteStore::open(&path).unwrap();
+    let b = SqliteStore::open(&path).unwrap();
+    let t = |s| Utc.with_ymd_and_hms(2026, 1, 1, 3, 0, s).unwrap();
+    assert_eq!(a.last_tick("backup", "0 3 * * * UTC").unwrap(), None);
+
+    assert!(a.advance_tick("backup", "0 3 * * * UTC", t(0)).unwrap());
+    // The same tick again, from either server: the loser skips it.
+    assert!(!b.advance_tick("backup", "0 3 * * * UTC", t(0)).unwrap());
+    assert!(!a.advance_tick("backup", "0 3 * * * UTC", t(0)).unwrap());
+    // Never backwards.
+    assert!(
+        !b.advance_tick("backup", "0 3 * * * UTC", t(0) - chrono::Duration::days(1))
+            .unwrap()
+    );
+    assert_eq!(b.last_tick("backup", "0 3 * * * UTC").unwrap(), Some(t(0)));
+    // A later tick goes forward; other schedules and runbooks are apart.
+    assert!(b.advance_tick("backup", "0 3 * * * UTC", t(1)).unwrap());
+    assert!(a.advance_tick("backup", "0 4 * * * UTC", t(0)).unwrap());
+    assert!(a.advance_tick("report", "0 3 * * * UTC", t(0)).unwrap());
+    assert_eq!(a.last_tick("backup", "0 3 * * * UTC").unwrap(), Some(t(1)));
+    assert_eq!(a.last_tick("backup", "0 4 * * * UTC").unwrap(), Some(t(0)));
+}
+
+#[test]
+fn concurrent_servers_fire_each_tick_once() {
+    use chrono::{TimeZone, Utc};
+    let dir = temp();
+    let path = dir.path().join("steward.db");
+    SqliteStore::open(&path).unwrap();
+    let base = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let won: Vec<usize> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let path = path.clone();
+                scope.spawn(move || {
+                    let store = SqliteStore::open(&path).unwrap();
+                    (0..50)
+                        .filter(|i| {
+                            let tick = base + chrono::Duration::seconds(*i);
+                            store.advance_tick("tick", "* * * * * * UTC", tick).unwrap()
+                        })
+                        .count()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    // Each of the 50 ticks was won by exactly one of the four.
+    assert_eq!(won.iter().sum::<usize>(), 50, "{won:?}");
+}
+
+#[test]
+fn upgrades_a_second_schema_store_with_its_runs() {
+    let dir = temp();
+    let path = dir.path().join("steward.db");
+    let old = Arc::new(SqliteStore::open_with(&path, &MIGRATIONS[..2]).unwrap());
+    assert_eq!(old.schema_version().unwrap(), 2);
+    record_run(&old, "r1", "deploy", "2026-01-01T00:00:00Z", 2);
+    drop(old);
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(
+        store.get_run("r1").unwrap().unwrap().run.status,
+        "succeeded"
+    );
+    assert_eq!(store.last_tick("deploy", "@daily UTC").unwrap(), None);
+    let tick = chrono::Utc::now();
+    assert!(store.advance_tick("deploy", "@daily UTC", tick).unwrap());
+    assert_eq!(
+        store
+            .last_tick("deploy", "@daily UTC")
+            .unwrap()
+            .map(|t| t.timestamp_millis()),
+        Some(tick.timestamp_millis())
+    );
+}
