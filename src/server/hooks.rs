@@ -237,7 +237,10 @@ pub async fn receive(
     }
     if let Err(limited) = state.limits.hook(&hook.name) {
         state.metrics.limited("hook_rate");
-        log(&format!("hook {}: delivery refused: over its rate limit", hook.name));
+        log(&format!(
+            "hook {}: delivery refused: over its rate limit",
+            hook.name
+        ));
         return Err(limited);
     }
 

@@ -154,18 +154,32 @@ impl Limits {
         let mut tokens = HashMap::new();
         for t in &config.tokens {
             let at = format!("server.tokens[{}].rate_limit", t.name);
-            tokens.insert(t.name.clone(), Bucket::new(own(t.rate_limit.as_ref(), at)?)?);
+            tokens.insert(
+                t.name.clone(),
+                Bucket::new(own(t.rate_limit.as_ref(), at)?)?,
+            );
         }
         let mut hooks = HashMap::new();
         for h in &config.hooks {
             let at = format!("server.hooks[{}].rate_limit", h.name);
-            hooks.insert(h.name.clone(), Bucket::new(own(h.rate_limit.as_ref(), at)?)?);
+            hooks.insert(
+                h.name.clone(),
+                Bucket::new(own(h.rate_limit.as_ref(), at)?)?,
+            );
         }
         let t = &config.timeouts;
         let timeouts = Timeouts {
-            headers: optional(t.headers.as_ref(), "server.timeouts.headers", DEFAULT_HEADERS)?,
+            headers: optional(
+                t.headers.as_ref(),
+                "server.timeouts.headers",
+                DEFAULT_HEADERS,
+            )?,
             body: optional(t.body.as_ref(), "server.timeouts.body", DEFAULT_BODY)?,
-            request: optional(t.request.as_ref(), "server.timeouts.request", DEFAULT_REQUEST)?,
+            request: optional(
+                t.request.as_ref(),
+                "server.timeouts.request",
+                DEFAULT_REQUEST,
+            )?,
         };
         Ok(Limits {
             tokens,
@@ -254,41 +268,65 @@ pub(crate) async fn guard(
     next: Next,
 ) -> Response {
     let timeouts = state.limits.timeouts;
-    let (parts, body) = request.into_parts();
-    let body = match tokio::time::timeout(timeouts.body, read_body(body)).await {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(e)) => {
-            return ApiError::new(
-                StatusCode::BAD_REQUEST,
-                format!("the request body could not be read: {e}"),
-            )
-            .into_response();
-        }
-        Err(_) => {
-            state.metrics.limited("body_timeout");
-            return ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                format!(
-                    "the request body was not sent within {}",
-                    humantime::format_duration(timeouts.body)
-                ),
-            )
-            .with_header_value(header::CONNECTION, HeaderValue::from_static("close"))
-            .into_response();
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    // Too big, as declared: the handler refuses it unread (413).
+    let mut unread_rest = false;
+    let request = if declared.is_some_and(|n| n > BODY_LIMIT) {
+        request
+    } else {
+        let (parts, body) = request.into_parts();
+        match tokio::time::timeout(timeouts.body, read_body(body)).await {
+            Ok(Ok(bytes)) => {
+                unread_rest = bytes.len() > BODY_LIMIT;
+                Request::from_parts(parts, Body::from(bytes))
+            }
+            Ok(Err(e)) => {
+                return ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("the request body could not be read: {e}"),
+                )
+                .into_response();
+            }
+            Err(_) => {
+                state.metrics.limited("body_timeout");
+                return ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!(
+                        "the request body was not sent within {}",
+                        humantime::format_duration(timeouts.body)
+                    ),
+                )
+                .with_header_value(header::CONNECTION, HeaderValue::from_static("close"))
+                .into_response();
+            }
         }
     };
-    let request = Request::from_parts(parts, Body::from(body));
     if let Ok(token) = auth::authenticate(&state.tokens, request.headers())
         && let Err(limited) = state.limits.token(&token.name)
     {
         state.metrics.limited("token_rate");
         return limited.into_response();
     }
-    if long_lived(&request) {
-        return next.run(request).await;
-    }
-    match tokio::time::timeout(timeouts.request, next.run(request)).await {
-        Ok(response) => response,
+    // Past the limit (chunked): what was read is passed on, for the
+    // handler's 413; the rest is never read, so the connection can't be
+    // used again.
+    let answered = if long_lived(&request) {
+        Ok(next.run(request).await)
+    } else {
+        tokio::time::timeout(timeouts.request, next.run(request)).await
+    };
+    match answered {
+        Ok(mut response) => {
+            if unread_rest {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            response
+        }
         Err(_) => {
             state.metrics.limited("request_timeout");
             ApiError::new(
