@@ -448,6 +448,10 @@ mod tests {
             error("[{ name: a, kind: standard, secret: STD, runbook: r, events: [push] }]")
                 .contains("`events` is for kind `github`")
         );
+        assert!(
+            error("[{ name: a, kind: standard, secret: STD, runbook: r, actions: [published] }]")
+                .contains("`actions` is for kind `github`")
+        );
         assert!(error("[{ name: a, kind: standard, secret: GH, runbook: r }]").contains("base64"));
         assert!(error("[{ name: a/b, kind: github, secret: GH, runbook: r }]").contains("name"));
         assert!(
