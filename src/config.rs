@@ -65,7 +65,8 @@ pub struct RateLimitConfig {
 #[serde(deny_unknown_fields)]
 pub struct TimeoutsConfig {
     /// The most a client may take to send a request's headers (default
-    /// `10s`); then its connection is closed.
+    /// `30s`); then its connection is closed. An idle kept-alive
+    /// connection is closed after as long.
     pub headers: Option<String>,
     /// The most a client may take to send a request's body (default
     /// `30s`); then `408 Request Timeout`.

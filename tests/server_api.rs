@@ -541,10 +541,15 @@ steps:
 "#,
     );
     let mut server = Server::start(&p, &["--grace", "60s"]);
-    let (status, body) =
-        send(server.post("/api/v1/runs", Some(CI_TOKEN), &json!({"runbook": "slow"})));
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let id = body["run_id"].as_str().unwrap().to_owned();
+    // A CI caller waiting for the run hears how it ended.
+    let waiting = {
+        let request = server.post(
+            "/api/v1/runs?wait=true",
+            Some(CI_TOKEN),
+            &json!({"runbook": "slow"}),
+        );
+        std::thread::spawn(move || send(request))
+    };
     assert!(common::wait_until(Duration::from_secs(30), || p.exists("nap.started")));
     let started = Instant::now();
     server.terminate();
@@ -566,6 +571,10 @@ steps:
         "{}",
         server.output()
     );
+    let (status, answer) = waiting.join().unwrap();
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["status"], "interrupted", "{answer}");
+    let id = answer["run_id"].as_str().unwrap().to_owned();
     let out = p
         .cmd()
         .args(["show", &id, "--output", "json"])

@@ -26,7 +26,7 @@ const DEFAULT_RATE: Rate = Rate {
     per: Duration::from_secs(60),
 };
 /// The most a client may take to send its headers, by default.
-const DEFAULT_HEADERS: Duration = Duration::from_secs(10);
+const DEFAULT_HEADERS: Duration = Duration::from_secs(30);
 /// The most a client may take to send its body, by default.
 const DEFAULT_BODY: Duration = Duration::from_secs(30);
 /// The most a request may take to be answered, by default.
@@ -273,13 +273,17 @@ pub(crate) async fn guard(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     // Too big, as declared: the handler refuses it unread (413).
-    let mut unread_rest = false;
-    let request = if declared.is_some_and(|n| n > BODY_LIMIT) {
+    // A body not read to its end leaves the connection unusable: the
+    // answer says `Connection: close`, so the client does not reuse it.
+    let mut unread_rest = declared.is_some_and(|n| n > BODY_LIMIT);
+    let request = if unread_rest {
         request
     } else {
         let (parts, body) = request.into_parts();
         match tokio::time::timeout(timeouts.body, read_body(body)).await {
             Ok(Ok(bytes)) => {
+                // Past the limit (chunked): what was read goes on, for the
+                // handler's 413.
                 unread_rest = bytes.len() > BODY_LIMIT;
                 Request::from_parts(parts, Body::from(bytes))
             }
@@ -310,9 +314,6 @@ pub(crate) async fn guard(
         state.metrics.limited("token_rate");
         return limited.into_response();
     }
-    // Past the limit (chunked): what was read is passed on, for the
-    // handler's 413; the rest is never read, so the connection can't be
-    // used again.
     let answered = if long_lived(&request) {
         Ok(next.run(request).await)
     } else {
