@@ -6,6 +6,7 @@
 mod auth;
 mod connections;
 mod events;
+mod guard;
 mod hooks;
 mod limits;
 mod metrics;
@@ -157,7 +158,7 @@ fn router(state: Arc<AppState>) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            limits::guard,
+            guard::guard,
         ))
         .with_state(state)
 }
