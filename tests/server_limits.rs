@@ -224,6 +224,75 @@ fn waiting_for_a_run_and_its_event_stream_outlast_the_request_limit() {
 }
 
 #[test]
+fn a_request_not_answered_in_time_gets_503() {
+    let p = project();
+    p.runbook("quick", "steps:\n  - id: x\n    shell: \"true\"\n");
+    let server = start(&p);
+    let start_quick = || {
+        server
+            .client
+            .post(server.url("/api/v1/runs"))
+            .bearer_auth(READER_TOKEN)
+            .json(&json!({ "runbook": "quick" }))
+            .send()
+            .unwrap()
+    };
+    // (`reader` may not run: a 403, but the store is open.)
+    assert_eq!(start_quick().status(), StatusCode::FORBIDDEN);
+    // Another process holds the store's write lock: recording a new run
+    // waits (up to the store's busy timeout, longer than the one-second
+    // request limit).
+    let db = rusqlite::Connection::open(p.file(".steward/steward.db")).unwrap();
+    db.execute_batch("BEGIN IMMEDIATE;").unwrap();
+    let started = Instant::now();
+    let response = server
+        .client
+        .post(server.url("/api/v1/runs"))
+        .bearer_auth(CI_TOKEN)
+        .json(&json!({ "runbook": "quick" }))
+        .send()
+        .unwrap();
+    let took = started.elapsed();
+    db.execute_batch("ROLLBACK;").unwrap();
+    drop(db);
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = response.json().unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("not answered within 1s"),
+        "{body}"
+    );
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let metrics = server
+        .client
+        .get(server.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains(r#"steward_requests_limited_total{reason="request_timeout"} 1"#),
+        "{metrics}"
+    );
+    // The run itself goes on once the store is free.
+    assert!(
+        common::wait_until(Duration::from_secs(30), || {
+            let out = p
+                .cmd()
+                .args(["history", "--output", "json"])
+                .output()
+                .unwrap();
+            let runs: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            runs[0]["status"] == "succeeded"
+        }),
+        "{}",
+        server.output()
+    );
+}
+
+#[test]
 fn bad_limits_are_refused_at_start_naming_the_field() {
     let p = Project::new();
     p.write(
