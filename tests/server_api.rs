@@ -469,7 +469,7 @@ steps:
     needs: [before]
     shell: |
       echo ran >> nap.count
-      if [ ! -f nap.started ]; then touch nap.started; sleep 30; fi
+      if [ ! -f nap.started ]; then echo $$ > nap.pid; touch nap.started; sleep 30; fi
   - id: after
     needs: [nap]
     shell: touch after-ran
@@ -506,6 +506,7 @@ finally:
     };
     let run = show(&p);
     assert_eq!(run["status"], "interrupted", "{run}");
+    common::assert_gone(common::read_pid(&p.file("nap.pid")), "the killed step");
     assert!(
         !p.exists("cleanup.count"),
         "an interrupted run's `finally` waits for its end"
