@@ -40,10 +40,45 @@ pub struct ServerConfig {
     /// Signed webhooks that start runs, each served at `POST /hooks/{name}`.
     #[serde(default)]
     pub hooks: Vec<HookConfig>,
+    /// How many requests each token, and each webhook, may make: default
+    /// `{requests: 600, per: 1m}`; a token's or hook's own `rate_limit`
+    /// wins. Over it: `429 Too Many Requests` with `Retry-After`.
+    pub rate_limit: Option<RateLimitConfig>,
+    /// How long a client may take to send a request, and a request may
+    /// take to be answered.
+    #[serde(default)]
+    pub timeouts: TimeoutsConfig,
     /// Slack chat-ops at `POST /hooks/slack`: slash commands that start
     /// runbooks (each runbook says who may, in `triggers.chat`) and
     /// approval buttons.
     pub slack: Option<SlackConfig>,
+}
+
+/// A rate limit: `requests` per `per`, of which all may come at once.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// How many requests (at least 1).
+    pub requests: u32,
+    /// In how long: a duration such as `1m`, `30s`, `1h`.
+    pub per: String,
+}
+
+/// `steward serve`'s time limits; each a duration such as `10s`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimeoutsConfig {
+    /// The most a client may take to send a request's headers (default
+    /// `30s`); then its connection is closed. An idle kept-alive
+    /// connection is closed after as long.
+    pub headers: Option<String>,
+    /// The most a client may take to send a request's body (default
+    /// `30s`); then `408 Request Timeout`.
+    pub body: Option<String>,
+    /// The most a request may take to be answered (default `30s`); then
+    /// `503 Service Unavailable`. Not for `POST /api/v1/runs?wait=true`
+    /// nor the event stream, which last as long as their run.
+    pub request: Option<String>,
 }
 
 /// The Slack app Steward answers as.
@@ -94,6 +129,13 @@ pub struct HookConfig {
     /// Empty: every event.
     #[serde(default)]
     pub events: Vec<String>,
+    /// `github` only: the payload's `action` values that start a run (e.g.
+    /// `published` for `release`); deliveries with another `action`, or
+    /// none, are acknowledged and ignored. Empty: any action.
+    #[serde(default)]
+    pub actions: Vec<String>,
+    /// This hook's own rate limit, instead of `server.rate_limit`.
+    pub rate_limit: Option<RateLimitConfig>,
 }
 
 /// How a webhook's deliveries are signed.
@@ -124,6 +166,8 @@ pub struct TokenConfig {
     /// steps). Default: `read` only.
     #[serde(default = "read_only")]
     pub actions: Vec<TokenAction>,
+    /// This token's own rate limit, instead of `server.rate_limit`.
+    pub rate_limit: Option<RateLimitConfig>,
 }
 
 /// An action a token may be allowed.

@@ -119,10 +119,15 @@ impl Server {
         }
     }
 
-    /// SIGTERM, then the exit status (killed after 30 s).
-    fn stop(&mut self) -> std::process::ExitStatus {
+    /// Sends SIGTERM.
+    fn terminate(&self) {
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    }
+
+    /// SIGTERM, then the exit status (killed after 30 s).
+    fn stop(&mut self) -> std::process::ExitStatus {
+        self.terminate();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.0.child.try_wait().expect("wait") {
@@ -451,14 +456,26 @@ fn sigterm_lets_running_runs_finish() {
 }
 
 #[test]
-fn runs_past_the_grace_period_are_cancelled() {
+fn runs_past_the_grace_period_are_interrupted_and_resume() {
     let p = project();
+    // The first attempt of `nap` blocks; the next one finishes at once.
     p.runbook(
         "slow",
         r#"
 steps:
+  - id: before
+    shell: echo ran >> before.count
   - id: nap
-    shell: sleep 30
+    needs: [before]
+    shell: |
+      echo ran >> nap.count
+      if [ ! -f nap.started ]; then echo $$ > nap.pid; touch nap.started; sleep 30; fi
+  - id: after
+    needs: [nap]
+    shell: touch after-ran
+finally:
+  - id: cleanup
+    shell: echo ran >> cleanup.count
 "#,
     );
     let mut server = Server::start(&p, &["--grace", "300ms"]);
@@ -466,6 +483,11 @@ steps:
         send(server.post("/api/v1/runs", Some(CI_TOKEN), &json!({"runbook": "slow"})));
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let id = body["run_id"].as_str().unwrap().to_owned();
+    assert!(
+        common::wait_until(Duration::from_secs(30), || p.exists("nap.started")),
+        "{}",
+        server.output()
+    );
     let started = Instant::now();
     assert!(server.stop().success(), "{}", server.output());
     assert!(started.elapsed() < Duration::from_secs(15));
@@ -474,13 +496,93 @@ steps:
         "{}",
         server.output()
     );
+    let show = |p: &Project| -> Value {
+        let out = p
+            .cmd()
+            .args(["show", &id, "--output", "json"])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let run = show(&p);
+    assert_eq!(run["status"], "interrupted", "{run}");
+    common::assert_gone(common::read_pid(&p.file("nap.pid")), "the killed step");
+    assert!(
+        !p.exists("cleanup.count"),
+        "an interrupted run's `finally` waits for its end"
+    );
+    let events = p.audit_events(&id);
+    assert!(
+        !events.iter().any(|e| e["event"] == "run_finished"),
+        "{events:?}"
+    );
+
+    let resumed = p.steward(&["resume", &id, "--output", "json"]);
+    resumed.expect_code(0);
+    let report: Value = serde_json::from_str(&resumed.stdout).unwrap();
+    assert_eq!(report["status"], "succeeded", "{report}");
+    assert_eq!(report["steps"]["nap"]["attempts"], 2, "{report}");
+    assert_eq!(p.lines("before.count").len(), 1, "not run again");
+    assert_eq!(p.lines("nap.count").len(), 2, "the killed step ran again");
+    assert_eq!(p.lines("cleanup.count").len(), 1);
+    assert!(p.exists("after-ran"));
+    assert_eq!(show(&p)["status"], "succeeded");
+    p.steward(&["audit", "verify", &id]).expect_code(0);
+}
+
+#[test]
+fn a_second_signal_interrupts_at_once() {
+    let p = project();
+    p.runbook(
+        "slow",
+        r#"
+steps:
+  - id: nap
+    shell: touch nap.started; sleep 30
+"#,
+    );
+    let mut server = Server::start(&p, &["--grace", "60s"]);
+    // A CI caller waiting for the run hears how it ended.
+    let waiting = {
+        let request = server.post(
+            "/api/v1/runs?wait=true",
+            Some(CI_TOKEN),
+            &json!({"runbook": "slow"}),
+        );
+        std::thread::spawn(move || send(request))
+    };
+    assert!(common::wait_until(Duration::from_secs(30), || p.exists("nap.started")));
+    let started = Instant::now();
+    server.terminate();
+    assert!(
+        common::wait_until(Duration::from_secs(10), || server
+            .output()
+            .contains("stopping:")),
+        "{}",
+        server.output()
+    );
+    assert!(server.stop().success(), "{}", server.output());
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{}",
+        server.output()
+    );
+    assert!(
+        server.output().contains("second signal"),
+        "{}",
+        server.output()
+    );
+    let (status, answer) = waiting.join().unwrap();
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["status"], "interrupted", "{answer}");
+    let id = answer["run_id"].as_str().unwrap().to_owned();
     let out = p
         .cmd()
         .args(["show", &id, "--output", "json"])
         .output()
         .unwrap();
     let run: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(run["status"], "cancelled", "{run}");
+    assert_eq!(run["status"], "interrupted", "{run}");
 }
 
 /// The `(id, event)` pairs of an SSE body.

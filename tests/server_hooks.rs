@@ -31,6 +31,16 @@ server:
       inputs:
         ref: "{{ payload.deployment.ref }}"
         env: "{{ payload.deployment.environment }}"
+    - name: releases
+      kind: github
+      secret: GH_HOOK_SECRET
+      runbook: deploy
+      events: [release]
+      actions: [published]
+      rate_limit: { requests: 3, per: 1h }
+      inputs:
+        ref: "{{ payload.release.tag_name }}"
+        env: release
     - name: std
       kind: standard
       secret: STD_HOOK_SECRET
@@ -123,9 +133,20 @@ fn github_delivery(
     body: &[u8],
     signature: &str,
 ) -> (StatusCode, Value) {
+    github_to(server, "gh", event, delivery, body, signature)
+}
+
+fn github_to(
+    server: &Server,
+    hook: &str,
+    event: &str,
+    delivery: &str,
+    body: &[u8],
+    signature: &str,
+) -> (StatusCode, Value) {
     send(
         server
-            .post("/hooks/gh", body)
+            .post(&format!("/hooks/{hook}"), body)
             .header("X-GitHub-Event", event)
             .header("X-GitHub-Delivery", delivery)
             .header("X-Hub-Signature-256", signature),
@@ -247,6 +268,94 @@ fn signed_github_deployment_starts_the_runbook_with_payload_inputs() {
     assert!(out.contains("hook gh: delivery refused"), "{out}");
     assert!(!out.contains(GITHUB_SECRET), "secret in output:\n{out}");
     assert!(!out.contains("v1.4.2"), "body in output:\n{out}");
+}
+
+#[test]
+fn github_actions_filter_and_the_hook_rate_limit() {
+    let p = project();
+    let server = Server::start(&p);
+    let release = |action: Option<&str>| {
+        let mut payload = json!({ "release": { "tag_name": "v2.0.0" } });
+        if let Some(action) = action {
+            payload["action"] = json!(action);
+        }
+        serde_json::to_vec(&payload).unwrap()
+    };
+    let deliver = |id: &str, body: &[u8]| {
+        github_to(
+            &server,
+            "releases",
+            "release",
+            id,
+            body,
+            &github_signature(body),
+        )
+    };
+
+    // Another action, or none: acknowledged, nothing started.
+    let (status, ignored) = deliver("rel-1", &release(Some("created")));
+    assert_eq!(status, StatusCode::ACCEPTED, "{ignored}");
+    assert_eq!(
+        ignored,
+        json!({ "ignored": "event release with action created" })
+    );
+    let (status, ignored) = deliver("rel-2", &release(None));
+    assert_eq!(status, StatusCode::ACCEPTED, "{ignored}");
+    assert_eq!(
+        ignored,
+        json!({ "ignored": "event release with no action" })
+    );
+    assert!(history(&p).is_empty());
+
+    // The action it takes: a run.
+    let (status, started) = deliver("rel-3", &release(Some("published")));
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    assert!(started["run_id"].is_string(), "{started}");
+    let runs = finished_runs(&p, 1);
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["status"], "succeeded", "{runs:?}");
+    assert_eq!(p.read("deployed").trim(), "v2.0.0 release");
+
+    // Its own rate limit (3 an hour): the fourth signed delivery is refused.
+    let response = server
+        .post("/hooks/releases", &release(Some("published")))
+        .header("X-GitHub-Event", "release")
+        .header("X-GitHub-Delivery", "rel-4")
+        .header(
+            "X-Hub-Signature-256",
+            github_signature(&release(Some("published"))),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3600).contains(&retry), "{retry}");
+    let limited: Value = response.json().unwrap();
+    let error = limited["error"].as_str().unwrap();
+    assert!(
+        error.contains("webhook `releases`") && error.contains("3 requests per 1h"),
+        "{limited}"
+    );
+    assert_eq!(history(&p).len(), 1, "no second run");
+    // The `gh` hook has a limit of its own, untouched.
+    let (status, ignored) = github(&server, "push", b"{}", &github_signature(b"{}"));
+    assert_eq!(status, StatusCode::ACCEPTED, "{ignored}");
+
+    let metrics = server
+        .client
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains(r#"steward_requests_limited_total{reason="hook_rate"} 1"#),
+        "{metrics}"
+    );
 }
 
 #[test]

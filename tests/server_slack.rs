@@ -553,3 +553,37 @@ fn a_dead_response_url_does_not_hold_the_run() {
         server.output()
     );
 }
+
+#[test]
+fn slack_requests_share_a_rate_limit() {
+    let p = project();
+    p.write(
+        "steward.yaml",
+        r#"
+server:
+  rate_limit: { requests: 2, per: 1h }
+  slack:
+    signing_secret: SLACK_SIGNING_SECRET
+    response_urls: ["http://127.0.0.1:"]
+"#,
+    );
+    let server = start(&p);
+    let url = "http://127.0.0.1:9/commands/1";
+    for who in [&ALICE, &BOB] {
+        let help = command(&server, who, "help", url);
+        assert!(
+            help["text"].as_str().unwrap().contains("/runbook list"),
+            "{help}"
+        );
+    }
+    let limited = command(&server, &CAROL, "deploy version=1", url);
+    assert_eq!(limited["response_type"], "ephemeral");
+    assert!(
+        limited["text"]
+            .as_str()
+            .unwrap()
+            .contains("more requests from Slack than it takes"),
+        "{limited}"
+    );
+    assert!(p.run_ids().is_empty());
+}

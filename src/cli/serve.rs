@@ -17,7 +17,7 @@ pub struct Args {
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
     /// After SIGTERM or SIGINT, how long running runs may go on before
-    /// they are cancelled.
+    /// they are interrupted (for `steward resume`).
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     grace: Duration,
     /// A file of `NAME=value` secrets (mode 600), for the tokens' values

@@ -62,13 +62,19 @@ pub struct Resume {
 }
 
 /// Two levels of stopping: the first Ctrl-C stops the steps and goes on to
-/// `finally`; the second stops `finally` too.
+/// `finally`; the second stops `finally` too. Besides, a host may interrupt
+/// a run: it stops as if its process had died, and `steward resume`
+/// continues it.
 #[derive(Clone, Default)]
 pub struct Cancel {
     /// Stops the run's steps; `finally` still runs.
     pub run: CancellationToken,
     /// Stops everything.
     pub all: CancellationToken,
+    /// Interrupts the run: its running steps are killed and nothing more of
+    /// it is recorded (no final status), so it shows as `interrupted` once
+    /// its lease is free. Handled by [`crate::runner::Runner::launch`].
+    pub interrupt: CancellationToken,
 }
 
 /// A step's record at the end of a run.

@@ -138,6 +138,7 @@ impl Control for Runner {
             let cancel = Cancel {
                 run: child.cancel.clone(),
                 all: child.stop_all.clone(),
+                interrupt: tokio_util::sync::CancellationToken::new(),
             };
             let finished = self.launch(launch, cancel).await?;
             for problem in &finished.problems {

@@ -6,6 +6,7 @@
 
 mod control;
 mod forward;
+mod gate;
 mod resume;
 
 use std::path::PathBuf;
@@ -15,7 +16,7 @@ use indexmap::IndexMap;
 
 use crate::audit::AuditSink;
 use crate::engine::{self, Cancel, Resume, RunReport, RunRequest};
-use crate::events::{EventSink, Fanout, ParentRun, Trigger};
+use crate::events::{EventSink, Fanout, ParentRun, Status, Trigger};
 use crate::plan::Plan;
 use crate::project::Project;
 use crate::secrets::SecretStore;
@@ -118,7 +119,10 @@ impl Runner {
     }
 
     /// Runs (or resumes) a run to its end. Fails before starting anything
-    /// when the run can't be recorded.
+    /// when the run can't be recorded. When `cancel.interrupt` fires, its
+    /// steps are killed and the record is left unfinished: the report says
+    /// `interrupted` and the lease is released, so `steward resume` can
+    /// continue it.
     pub async fn launch(&self, launch: Launch, cancel: Cancel) -> Result<Finished, String> {
         let Launch {
             plan,
@@ -154,11 +158,12 @@ impl Runner {
         }
         .map_err(|e| e.to_string())?;
         let audit = Arc::new(audit);
-        let events: Arc<dyn EventSink> = Arc::new(
+        let gate = Arc::new(gate::Gate::new(
             Fanout::default()
                 .with(audit.clone())
                 .with(BoxedSink(display)),
-        );
+        ));
+        let events: Arc<dyn EventSink> = gate.clone();
         let control: Arc<dyn engine::control::Control> = match self.me.upgrade() {
             Some(me) => me,
             None => Arc::new(engine::control::Standalone),
@@ -174,7 +179,25 @@ impl Runner {
             parent,
             resume,
         };
-        let report = engine::execute(request, events, cancel).await;
+        let interrupter = {
+            let cancel = cancel.clone();
+            tokio::spawn(async move {
+                cancel.interrupt.cancelled().await;
+                // Closed before any step is stopped: their ends go unrecorded.
+                gate.close();
+                cancel.run.cancel();
+                cancel.all.cancel();
+            })
+        };
+        let mut report = engine::execute(request, events, cancel.clone()).await;
+        interrupter.abort();
+        if cancel.interrupt.is_cancelled() {
+            report.status = Status::Interrupted;
+            report.error = Some(format!(
+                "the run was interrupted; `steward resume {}` continues it",
+                report.run_id
+            ));
+        }
         let mut problems = Vec::new();
         if let Some(e) = audit.error() {
             problems.push(format!(

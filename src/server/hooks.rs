@@ -82,6 +82,7 @@ pub struct Hook {
     runbook: String,
     inputs: IndexMap<String, String>,
     events: Vec<String>,
+    actions: Vec<String>,
 }
 
 impl Hook {
@@ -136,6 +137,12 @@ pub fn hooks(config: &[HookConfig], secrets: &SecretStore) -> Result<Vec<Hook>, 
                 h.name
             ));
         }
+        if h.kind == HookKind::Standard && !h.actions.is_empty() {
+            return Err(format!(
+                "server.hooks: hook `{}`: `actions` is for kind `github` only",
+                h.name
+            ));
+        }
         let value = secrets.get(&h.secret).unwrap_or_default();
         if value.trim().is_empty() {
             return Err(format!(
@@ -167,6 +174,7 @@ pub fn hooks(config: &[HookConfig], secrets: &SecretStore) -> Result<Vec<Hook>, 
             runbook: h.runbook.clone(),
             inputs: h.inputs.clone(),
             events: h.events.clone(),
+            actions: h.actions.clone(),
         });
     }
     Ok(out)
@@ -233,6 +241,14 @@ pub async fn receive(
     if let Err(e) = verified {
         return Err(refuse(&state, &hook.name, reason_label(&e), &e.to_string()));
     }
+    if let Err(limited) = state.limits.hook(&hook.name) {
+        state.metrics.limited("hook_rate");
+        log(&format!(
+            "hook {}: delivery refused: over its rate limit",
+            hook.name
+        ));
+        return Err(limited);
+    }
 
     let origin = match hook.key {
         Key::Github(_) => {
@@ -243,12 +259,10 @@ pub async fn receive(
                 hook.events.iter().any(|e| e == event)
             };
             if !wanted {
-                log(&format!("hook {}: event `{event}` ignored", hook.name));
-                return Ok((
-                    StatusCode::ACCEPTED,
-                    Json(json!({ "ignored": format!("event {event}") })),
-                )
-                    .into_response());
+                return Ok(ignored(hook, format!("event `{event}`")));
+            }
+            if let Some(action) = unwanted_action(hook, &bytes) {
+                return Ok(ignored(hook, format!("event `{event}` with {action}")));
             }
             header(&headers, GITHUB_DELIVERY_HEADER).map(str::to_owned)
         }
@@ -272,6 +286,30 @@ pub async fn receive(
         state.deliveries.forget(&hook.name, id);
     }
     result
+}
+
+/// A delivery that starts nothing, acknowledged.
+fn ignored(hook: &Hook, what: String) -> Response {
+    log(&format!("hook {}: {what} ignored", hook.name));
+    (
+        StatusCode::ACCEPTED,
+        Json(json!({ "ignored": what.replace('`', "") })),
+    )
+        .into_response()
+}
+
+/// With `actions:` set, the payload's `action` when it is not one of them
+/// (as `action `X``, or `no action`).
+fn unwanted_action(hook: &Hook, body: &[u8]) -> Option<String> {
+    if hook.actions.is_empty() {
+        return None;
+    }
+    let payload: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    match payload.as_ref().and_then(|p| p.get("action")?.as_str()) {
+        Some(action) if hook.actions.iter().any(|a| a == action) => None,
+        Some(action) => Some(format!("action `{action}`")),
+        None => Some("no action".to_owned()),
+    }
 }
 
 /// Renders the hook's inputs from a verified delivery and starts its run.
@@ -415,6 +453,10 @@ mod tests {
         assert!(
             error("[{ name: a, kind: standard, secret: STD, runbook: r, events: [push] }]")
                 .contains("`events` is for kind `github`")
+        );
+        assert!(
+            error("[{ name: a, kind: standard, secret: STD, runbook: r, actions: [published] }]")
+                .contains("`actions` is for kind `github`")
         );
         assert!(error("[{ name: a, kind: standard, secret: GH, runbook: r }]").contains("base64"));
         assert!(error("[{ name: a/b, kind: github, secret: GH, runbook: r }]").contains("name"));

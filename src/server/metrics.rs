@@ -45,6 +45,7 @@ struct Inner {
     durations: BTreeMap<String, Histogram>,
     retries: BTreeMap<String, u64>,
     rejections: BTreeMap<(String, String), u64>,
+    limited: BTreeMap<String, u64>,
 }
 
 /// The server's metrics, shared by every request and run.
@@ -67,6 +68,12 @@ impl Metrics {
                 .entry((hook.to_owned(), reason.to_owned()))
                 .or_default() += 1;
         });
+    }
+
+    /// A request was refused by a limit; `reason` is one of a few fixed
+    /// words (`token_rate`, `hook_rate`, `body_timeout`, `request_timeout`).
+    pub(crate) fn limited(&self, reason: &str) {
+        self.with(|m| *m.limited.entry(reason.to_owned()).or_default() += 1);
     }
 
     fn record(&self, runbook: &str, event: &RunEvent) {
@@ -193,6 +200,20 @@ impl Metrics {
                 &mut out,
                 "steward_webhook_rejections_total",
                 &[("hook", hook), ("reason", reason)],
+                *n,
+            );
+        }
+        family(
+            &mut out,
+            "steward_requests_limited_total",
+            "Requests refused by a rate or time limit, by reason.",
+            "counter",
+        );
+        for (reason, n) in &inner.limited {
+            sample(
+                &mut out,
+                "steward_requests_limited_total",
+                &[("reason", reason)],
                 *n,
             );
         }

@@ -4,8 +4,11 @@
 //! the run store, so runs of other processes show too.
 
 mod auth;
+mod connections;
 mod events;
+mod guard;
 mod hooks;
+mod limits;
 mod metrics;
 mod runs;
 mod scheduler;
@@ -33,6 +36,7 @@ use crate::store::{RunFilter, RunStore};
 
 pub use auth::{Token, glob, tokens};
 pub use hooks::{Hook, hooks};
+pub use limits::LimitsError;
 pub use slack::Slack;
 
 /// The largest request body accepted.
@@ -56,7 +60,7 @@ pub struct Settings {
     /// environment.
     pub secrets_file: Option<PathBuf>,
     /// How long running runs may go on after a stop signal before they
-    /// are cancelled.
+    /// are interrupted.
     pub grace: Duration,
 }
 
@@ -78,6 +82,8 @@ pub(crate) struct AppState {
     stopping: CancellationToken,
     /// Counters and histograms of `GET /metrics`.
     metrics: Arc<metrics::Metrics>,
+    /// Rate and time limits.
+    limits: limits::Limits,
 }
 
 /// An API error: a status and a JSON body `{"error": …}` (with the input
@@ -108,8 +114,13 @@ impl ApiError {
     }
 
     /// Adds a response header.
-    pub fn with_header(mut self, name: HeaderName, value: &'static str) -> Self {
-        self.headers.push((name, HeaderValue::from_static(value)));
+    pub fn with_header(self, name: HeaderName, value: &'static str) -> Self {
+        self.with_header_value(name, HeaderValue::from_static(value))
+    }
+
+    /// Adds a response header with a computed value.
+    pub fn with_header_value(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
         self
     }
 
@@ -157,6 +168,10 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/hooks/{name}", post(hooks::receive))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::guard,
+        ))
         .with_state(state)
 }
 
@@ -186,10 +201,13 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
 }
 
 /// Serves the API on `listener` until SIGINT or SIGTERM; then stops
-/// accepting, lets hosted runs finish for the grace period, cancels those
-/// still running and waits for them to end.
+/// accepting, lets hosted runs finish for the grace period (or until a
+/// second signal), and interrupts those still running: they are left
+/// `interrupted` for `steward resume`.
 pub async fn serve(listener: tokio::net::TcpListener, settings: Settings) -> std::io::Result<()> {
     let addr: SocketAddr = listener.local_addr()?;
+    let limits = limits::Limits::new(&settings.project.config.server)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let state = Arc::new(AppState {
         project: settings.project,
         store: settings.store,
@@ -203,6 +221,7 @@ pub async fn serve(listener: tokio::net::TcpListener, settings: Settings) -> std
         tasks: TaskTracker::new(),
         stopping: CancellationToken::new(),
         metrics: Arc::new(metrics::Metrics::default()),
+        limits,
     });
     if state.tokens.is_empty() {
         log("warning: steward.yaml defines no server.tokens: every /api/v1 call is refused");
@@ -224,11 +243,13 @@ pub async fn serve(listener: tokio::net::TcpListener, settings: Settings) -> std
     let mut signals = Signals::new()?;
     let stopping = state.stopping.clone();
     let app = router(state.clone());
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stopping.cancelled_owned())
-            .await
-    });
+    let headers_timeout = state.limits.timeouts.headers;
+    let server = tokio::spawn(connections::accept(
+        listener,
+        app,
+        headers_timeout,
+        stopping,
+    ));
 
     signals.next().await;
     state.stopping.cancel();
@@ -241,18 +262,13 @@ pub async fn serve(listener: tokio::net::TcpListener, settings: Settings) -> std
     tokio::select! {
         _ = state.tasks.wait() => {}
         _ = tokio::time::sleep(settings.grace) => {
-            log("grace period over: cancelling the runs still going");
-            cancel_all(&state, false);
+            log("grace period over: interrupting the runs still going (`steward resume RUN` continues them)");
+            interrupt_all(&state);
+            state.tasks.wait().await;
         }
         _ = signals.next() => {
-            log("second signal: cancelling the runs still going");
-            cancel_all(&state, false);
-        }
-    }
-    tokio::select! {
-        _ = state.tasks.wait() => {}
-        _ = signals.next() => {
-            cancel_all(&state, true);
+            log("second signal: interrupting the runs still going (`steward resume RUN` continues them)");
+            interrupt_all(&state);
             state.tasks.wait().await;
         }
     }
@@ -263,13 +279,12 @@ pub async fn serve(listener: tokio::net::TcpListener, settings: Settings) -> std
     Ok(())
 }
 
-fn cancel_all(state: &AppState, everything: bool) {
+/// Stops every hosted run as if the server had died: its steps are killed,
+/// its record is left unfinished (`interrupted`) and its lease released.
+fn interrupt_all(state: &AppState) {
     if let Ok(running) = state.running.lock() {
         for cancel in running.values() {
-            cancel.run.cancel();
-            if everything {
-                cancel.all.cancel();
-            }
+            cancel.interrupt.cancel();
         }
     }
 }

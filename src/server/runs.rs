@@ -40,13 +40,10 @@ pub(super) fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiErro
     body.map_err(|rejection| {
         let status = rejection.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
-            // The rest of the body is not read, so the connection can't
-            // carry another request: tell the client not to reuse it.
             ApiError::new(
                 status,
                 format!("the request body is larger than {} KiB", BODY_LIMIT / 1024),
             )
-            .with_header(axum::http::header::CONNECTION, "close")
         } else {
             ApiError::new(
                 status,

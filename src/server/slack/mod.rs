@@ -191,6 +191,15 @@ pub async fn receive(
             "this request was already taken (a replay)",
         ));
     }
+    if let Err(limited) = state.limits.hook(HOOK) {
+        state.metrics.limited("hook_rate");
+        log("slack: request refused: over the rate limit");
+        // Slack shows the text of a 200 answer, not a 429's.
+        let retry = limited.body()["retry_after_seconds"].as_u64().unwrap_or(60);
+        return Ok(answer(message::ephemeral(&format!(
+            "Steward is getting more requests from Slack than it takes; try again in {retry}s."
+        ))));
+    }
     let form: HashMap<String, String> = form_urlencoded::parse(&bytes).into_owned().collect();
     if let Some(payload) = form.get("payload") {
         return interact::receive(&state, slack, payload).await;
