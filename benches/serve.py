@@ -43,6 +43,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 TOKEN = "bench-token-" + os.urandom(6).hex()
+NARROW_TOKEN = "bench-narrow-" + os.urandom(6).hex()
 HOOK_KEY = os.urandom(24)
 HOOK_SECRET = "whsec_" + base64.b64encode(HOOK_KEY).decode()
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -54,6 +55,10 @@ server:
     - name: bench
       secret: BENCH_TOKEN
       actions: [run, read, approve]
+    - name: narrow
+      secret: BENCH_NARROW_TOKEN
+      runbooks: ["no*"]
+      actions: [read]
   hooks:
     - name: bench
       kind: standard
@@ -83,29 +88,7 @@ steps:
 """,
 }
 
-WRK_SCRIPT = """\
--- POST /api/v1/runs with a token; counts 201s and other statuses.
-wrk.method = "POST"
-wrk.body = '{"runbook": "noop"}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer TOKEN"
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function init(args) created = 0; other = 0 end
-function response(status, headers, body)
-  if status == 201 then created = created + 1 else other = other + 1 end
-end
-function done(summary, latency, requests)
-  local c, o = 0, 0
-  for _, t in ipairs(threads) do c = c + t:get("created"); o = o + t:get("other") end
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH {"requests":%d,"created":%d,"other":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,'
-    .. '"max_us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d}\\n',
-    summary.requests, c, o, summary.duration, latency:percentile(50), latency:percentile(99),
-    latency.max, e.connect, e.read, e.write, e.status, e.timeout))
-end
-"""
+WRK_SCRIPT = Path(__file__).resolve().parent / "serve-post.lua"
 
 
 class NoWrk(Exception):
@@ -183,7 +166,7 @@ class Server:
         """One request on the kept-alive connection: (status, parsed JSON or text)."""
         headers = dict(headers or {})
         if path.startswith("/api/"):
-            headers["Authorization"] = f"Bearer {TOKEN}"
+            headers.setdefault("Authorization", f"Bearer {TOKEN}")
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
         if data is not None:
             headers.setdefault("Content-Type", "application/json")
@@ -274,13 +257,11 @@ def webhook_latency(binary, root, env, samples):
     return {"samples": len(keep), "refused": refused, "step": to_step, "engine": to_engine}
 
 
-def run_wrk(wrk, server, project, connections, seconds):
-    script = project / "post.lua"
-    script.write_text(WRK_SCRIPT.replace("TOKEN", TOKEN))
+def run_wrk(wrk, server, connections, seconds):
     threads = min(2, connections)
     proc = subprocess.run([wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
-                           "-s", str(script), f"{server.url}/api/v1/runs"],
-                          capture_output=True, text=True, check=True)
+                           "-s", str(WRK_SCRIPT), f"{server.url}/api/v1/runs"],
+                          env=dict(os.environ, BENCH_TOKEN=TOKEN), capture_output=True, text=True, check=True)
     line = [l for l in proc.stdout.splitlines() if l.startswith("BENCH ")][-1]
     return json.loads(line.removeprefix("BENCH "))
 
@@ -301,13 +282,14 @@ def sustained(binary, wrk, root, env, levels, seconds):
         try:
             before = cpu_seconds(server.pid)
             load = os.getloadavg()[0]
-            r = run_wrk(wrk, server, project, connections, seconds)
+            r = run_wrk(wrk, server, connections, seconds)
             began = time.monotonic()
             while unfinished(project) and time.monotonic() - began < 120:
                 time.sleep(0.05)
             drain = time.monotonic() - began
             cpu = cpu_seconds(server.pid) - before
             _, hwm = status_of(server.pid)
+            listing = {name: list_latency(server, token) for name, token in (("all", TOKEN), ("narrow", NARROW_TOKEN))}
         finally:
             server.stop()
         con = sqlite3.connect(store_of(project))
@@ -318,9 +300,20 @@ def sustained(binary, wrk, root, env, levels, seconds):
         errors = r["other"] + r["connect"] + r["read"] + r["write"] + r["timeout"]
         rows.append({"c": connections, "wrk": r, "rate": r["created"] / secs, "done_rate": r["created"] / (secs + drain),
                      "drain": drain, "errors": errors, "stored": stored, "succeeded": succeeded,
-                     "cpu": cpu / (secs + drain), "hwm": hwm, "load": load})
+                     "cpu": cpu / (secs + drain), "hwm": hwm, "load": load, "listing": listing})
         shutil.rmtree(project, ignore_errors=True)
     return rows
+
+
+def list_latency(server, token, n=30):
+    """Median time of `GET /api/v1/runs?limit=50` with `token`."""
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        status, answer = server.request("GET", "/api/v1/runs?limit=50", headers={"Authorization": f"Bearer {token}"})
+        times.append((time.perf_counter() - start) * 1e3)
+        assert status == 200 and len(answer["runs"]) == 50, (status, answer if status != 200 else "")
+    return statistics.median(times)
 
 
 def health_latency(server, n=200):
@@ -381,7 +374,7 @@ def waiting_memory(binary, root, env, total=1000):
 def report(binary, root, env, samples=300, seconds=30, levels=(1, 4, 16)):
     """The `serve` section as markdown lines (its `### ` heading first)."""
     wrk = wrk_path()
-    env = dict(env, BENCH_TOKEN=TOKEN, BENCH_HOOK_SECRET=HOOK_SECRET)
+    env = dict(env, BENCH_TOKEN=TOKEN, BENCH_NARROW_TOKEN=NARROW_TOKEN, BENCH_HOOK_SECRET=HOOK_SECRET)
     version = subprocess.run([wrk, "-v"], capture_output=True, text=True).stdout.split("\n")[0].strip()
     root.mkdir(parents=True, exist_ok=True)
     out = ["\n### Server: `steward serve` (webhooks, runs per second, waiting runs)\n"]
@@ -402,7 +395,7 @@ def report(binary, root, env, samples=300, seconds=30, levels=(1, 4, 16)):
                f"body `{{\"runbook\": \"noop\"}}` (one `shell: \"true\"` step), a fresh server and store per level. "
                f"runs/s counts the 201s; \"with drain\" also waits for the runs still going when wrk stops.\n")
     out.append("| connections | runs/s (201s) | with drain | latency p50 | p99 | errors | runs stored / 201s "
-               "| server CPU | peak RSS |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+               "| server CPU (own threads) | peak RSS |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     def consistent(r):
         # wrk stops with up to one request per connection in flight: those
         # runs started, but their 201 was never read.
@@ -418,6 +411,11 @@ def report(binary, root, env, samples=300, seconds=30, levels=(1, 4, 16)):
     out.append("\n✓: every stored run succeeded, and the store holds as many runs as 201s were counted, plus at "
                "most one per connection: the requests in flight when wrk stops start their runs, but wrk never "
                "reads their 201.")
+    out.append("\n`GET /api/v1/runs?limit=50` over the store each level left (median of 30): "
+               + "; ".join(f"{r['stored']:,} runs: {r['listing']['all']:.1f} ms with a `*` token, "
+                           f"{r['listing']['narrow']:.1f} ms with a token limited to `no*`" for r in rows)
+               + ". A token limited to some runbooks reads every stored run and filters them "
+                 "(`limit: None` in `runs::list`), so its listing grows with the store.")
     bad = [r for r in rows if not consistent(r)]
     if bad:
         out.append("\nMismatch: " + "; ".join(f"{r['c']} connections: {r['stored']} stored, {r['succeeded']} "
