@@ -63,8 +63,7 @@ fn documented(doc: &Yaml) -> BTreeMap<String, BTreeSet<String>> {
 /// paths with their methods.
 fn routed(source: &str) -> BTreeMap<String, BTreeSet<String>> {
     let mut routes = BTreeMap::new();
-    let mut chunks = source.split(".route(").skip(1).peekable();
-    while let Some(chunk) = chunks.next() {
+    for chunk in source.split(".route(").skip(1) {
         let chunk = chunk.trim_start();
         let Some(rest) = chunk.strip_prefix('"') else {
             continue;
