@@ -112,6 +112,14 @@ def status_of(pid):
     return fields["VmRSS"], fields["VmHWM"]
 
 
+def threads_of(pid):
+    """How many threads `pid` has."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    return 0
+
+
 def cpu_seconds(pid):
     """utime + stime of `pid` (all its threads), in seconds."""
     stat = Path(f"/proc/{pid}/stat").read_text()
@@ -346,7 +354,8 @@ def waiting_memory(binary, root, env, total=1000):
             p50, p99 = health_latency(server)
             rss2, hwm2 = status_of(server.pid)
             states.append({"label": label, "rss": max(rss, rss2), "hwm": max(hwm, hwm2), "cpu": cpu,
-                           "health": (p50, p99), "load": os.getloadavg()[0]})
+                           "health": (p50, p99), "load": os.getloadavg()[0],
+                           "fds": len(os.listdir(f"/proc/{server.pid}/fd")), "threads": threads_of(server.pid)})
 
         note("idle, no run")
         started = 0
@@ -425,10 +434,11 @@ def report(binary, root, env, samples=300, seconds=30, levels=(1, 4, 16)):
     out.append("\n**Memory and CPU with runs waiting on an approval** (runbook `gated`: an `approval` step, "
                "then a no-op; runs started one by one through the API; CPU of the server process over 10 s, "
                "100 % = one core; `GET /health` latency over 200 sequential requests):\n")
-    out.append("| state | VmRSS | VmHWM | server CPU | `/health` p50 | p99 |\n| --- | --- | --- | --- | --- | --- |")
+    out.append("| state | VmRSS | VmHWM | open files | threads | server CPU | `/health` p50 | p99 |\n"
+               "| --- | --- | --- | --- | --- | --- | --- | --- |")
     for s in states:
-        out.append(f"| {s['label']} | {s['rss'] / 1024:.1f} MiB | {s['hwm'] / 1024:.1f} MiB | {s['cpu'] * 100:.1f} % "
-                   f"| {s['health'][0]:.2f} ms | {s['health'][1]:.2f} ms |")
+        out.append(f"| {s['label']} | {s['rss'] / 1024:.1f} MiB | {s['hwm'] / 1024:.1f} MiB | {s['fds']:,} "
+                   f"| {s['threads']} | {s['cpu'] * 100:.1f} % | {s['health'][0]:.2f} ms | {s['health'][1]:.2f} ms |")
     idle, hundred, full = states[0], states[1], states[-1]
     per_run = (full["rss"] - idle["rss"]) / 1000
     out.append(f"\nAbout {per_run:,.0f} KiB of RSS per waiting run. Each waiting run asks the store for its "
