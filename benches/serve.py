@@ -313,14 +313,15 @@ def sustained(binary, wrk, root, env, levels, seconds):
     return rows
 
 
-def list_latency(server, token, n=30):
-    """Median time of `GET /api/v1/runs?limit=50` with `token`."""
+def list_latency(server, token, query="?limit=50", n=30):
+    """Median time of `GET /api/v1/runs{query}` with `token`."""
     times = []
     for _ in range(n):
         start = time.perf_counter()
-        status, answer = server.request("GET", "/api/v1/runs?limit=50", headers={"Authorization": f"Bearer {token}"})
+        status, answer = server.request("GET", f"/api/v1/runs{query}", headers={"Authorization": f"Bearer {token}"})
         times.append((time.perf_counter() - start) * 1e3)
-        assert status == 200 and len(answer["runs"]) == 50, (status, answer if status != 200 else "")
+        if status != 200:
+            raise RuntimeError(f"GET /api/v1/runs{query}: {status} {answer}")
     return statistics.median(times)
 
 
@@ -352,9 +353,10 @@ def waiting_memory(binary, root, env, total=1000):
             rss, hwm = status_of(server.pid)
             cpu = cpu_over(server.pid)
             p50, p99 = health_latency(server)
+            waiting = list_latency(server, TOKEN, "?status=waiting&limit=50", 10)
             rss2, hwm2 = status_of(server.pid)
             states.append({"label": label, "rss": max(rss, rss2), "hwm": max(hwm, hwm2), "cpu": cpu,
-                           "health": (p50, p99), "load": os.getloadavg()[0],
+                           "health": (p50, p99), "waiting": waiting, "load": os.getloadavg()[0],
                            "fds": len(os.listdir(f"/proc/{server.pid}/fd")), "threads": threads_of(server.pid)})
 
         note("idle, no run")
@@ -434,11 +436,12 @@ def report(binary, root, env, samples=300, seconds=30, levels=(1, 4, 16)):
     out.append("\n**Memory and CPU with runs waiting on an approval** (runbook `gated`: an `approval` step, "
                "then a no-op; runs started one by one through the API; CPU of the server process over 10 s, "
                "100 % = one core; `GET /health` latency over 200 sequential requests):\n")
-    out.append("| state | VmRSS | VmHWM | open files | threads | server CPU | `/health` p50 | p99 |\n"
-               "| --- | --- | --- | --- | --- | --- | --- | --- |")
+    out.append("| state | VmRSS | VmHWM | open files | threads | server CPU | `/health` p50 | p99 "
+               "| `?status=waiting&limit=50` |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for s in states:
         out.append(f"| {s['label']} | {s['rss'] / 1024:.1f} MiB | {s['hwm'] / 1024:.1f} MiB | {s['fds']:,} "
-                   f"| {s['threads']} | {s['cpu'] * 100:.1f} % | {s['health'][0]:.2f} ms | {s['health'][1]:.2f} ms |")
+                   f"| {s['threads']} | {s['cpu'] * 100:.1f} % | {s['health'][0]:.2f} ms | {s['health'][1]:.2f} ms "
+                   f"| {s['waiting']:.1f} ms |")
     idle, hundred, full = states[0], states[1], states[-1]
     per_run = (full["rss"] - idle["rss"]) / 1000
     out.append(f"\nAbout {per_run:,.0f} KiB of RSS per waiting run. Each waiting run asks the store for its "
