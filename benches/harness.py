@@ -489,8 +489,8 @@ def main():
         if shm:
             shutil.rmtree(shm, ignore_errors=True)
 
-    header = (f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores, "
-              f"{args.runs} runs per case (medians; min–max in brackets).")
+    per_case = "" if only == {"serve"} else f", {args.runs} runs per case (medians; min–max in brackets)"
+    header = f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores{per_case}."
     report = "\n".join([header] + [f"\n{n}" for n in notes] + out) + "\n"
     print(report)
     if args.write_docs:

@@ -425,8 +425,8 @@ def report(binary, root, env, samples=300, seconds=30, levels=(1, 4, 16)):
     out.append("\n`GET /api/v1/runs?limit=50` over the store each level left (median of 30): "
                + "; ".join(f"{r['stored']:,} runs: {r['listing']['all']:.1f} ms with a `*` token, "
                            f"{r['listing']['narrow']:.1f} ms with a token limited to `no*`" for r in rows)
-               + ". A token limited to some runbooks reads every stored run and filters them "
-                 "(`limit: None` in `runs::list`), so its listing grows with the store.")
+               + " (every stored run is one `no*` covers). A limited token reads the newest runs in rounds, "
+                 "four times more each, until it has `limit` runs it covers (`runs::list`).")
     bad = [r for r in rows if not consistent(r)]
     if bad:
         out.append("\nMismatch: " + "; ".join(f"{r['c']} connections: {r['stored']} stored, {r['succeeded']} "
@@ -444,10 +444,13 @@ def report(binary, root, env, samples=300, seconds=30, levels=(1, 4, 16)):
                    f"| {s['waiting']:.1f} ms |")
     idle, hundred, full = states[0], states[1], states[-1]
     per_run = (full["rss"] - idle["rss"]) / 1000
-    out.append(f"\nAbout {per_run:,.0f} KiB of RSS per waiting run. Each waiting run asks the store for its "
-               f"decision every 200 ms (`POLL` in src/runner/control.rs), so 1,000 waiting runs make 5,000 "
-               f"queries a second: {full['cpu'] * 100:.0f} % of a core against {hundred['cpu'] * 100:.0f} % "
-               f"for 100 and {idle['cpu'] * 100:.1f} % idle.")
+    out.append(f"\nAbout {per_run:,.0f} KiB of RSS, {(full['threads'] - idle['threads']) / 1000:.0f} thread and "
+               f"{(full['fds'] - idle['fds']) / 1000:.0f} open files per waiting run (its store writer thread, "
+               f"its lock file and its audit trail). Each waiting run asks the store for its decision every "
+               f"200 ms (`POLL` in src/runner/control.rs), so 1,000 waiting runs make 5,000 queries a second: "
+               f"{full['cpu'] * 100:.0f} % of a core against {hundred['cpu'] * 100:.0f} % for 100 and "
+               f"{idle['cpu'] * 100:.1f} % idle. Listing waiting runs grows with their number: live statuses "
+               f"are read without a limit and each run's lock file is probed.")
     loads = [os.getloadavg()[0]] + [r["load"] for r in rows] + [s["load"] for s in states]
     out.append(f"\nRelease build; store `.steward/steward.db` on disk (WAL, `synchronous=normal`); client and "
                f"server on the same 2 cores over loopback. Load average (1 min): {load_before[0]:.2f} at the "
