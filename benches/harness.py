@@ -5,6 +5,7 @@
     python3 benches/harness.py --runs 3 --only seq,startup
     python3 benches/harness.py --no-ansible --write-docs
     python3 benches/harness.py --only store --runs 9 --write-docs
+    python3 benches/harness.py --only serve --write-docs   # `steward serve` under wrk (benches/serve.py)
 
 Builds steward in release mode, generates the runbooks in a temp project,
 runs each case several times as a cold process and reports the median wall
@@ -39,10 +40,12 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+import serve
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "target" / "release" / "steward"
 VENV = ROOT / "target" / "bench-venv"
-GROUPS = ("seq", "http", "poll", "compile", "startup", "store")
+GROUPS = ("seq", "http", "poll", "compile", "startup", "store", "serve")
 
 
 class Sample:
@@ -277,11 +280,21 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated: " + ",".join(GROUPS))
     ap.add_argument("--no-ansible", action="store_true")
     ap.add_argument("--write-docs", action="store_true")
+    ap.add_argument("--serve-seconds", type=int, default=30, help="serve: wrk's duration per connection count")
+    ap.add_argument("--serve-samples", type=int, default=300, help="serve: webhook deliveries timed")
     args = ap.parse_args()
     only = set(filter(None, args.only.split(",")))
     if only - set(GROUPS):
         ap.error(f"unknown group(s) {', '.join(sorted(only - set(GROUPS)))}; known: {', '.join(GROUPS)}")
     want = lambda case: not only or case in only
+    serve_skipped = None
+    if want("serve"):
+        try:
+            serve.wrk_path()
+        except serve.NoWrk as e:
+            if "serve" in only:
+                sys.exit(f"harness: {e}")
+            serve_skipped = f"Server: skipped, {e}."
 
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     project = Path(tempfile.mkdtemp(prefix="steward-bench-"))
@@ -292,6 +305,8 @@ def main():
     notes = []
     try:
         (project / "runbooks").mkdir()
+        if serve_skipped:
+            notes.append(serve_skipped)
         playbook, why = ansible_ready(args.no_ansible or not (want("seq") or want("http")))
         if why and (want("seq") or want("http")):
             notes.append(f"Ansible: {why}")
@@ -466,13 +481,16 @@ def main():
             ]
             for label, q in queries:
                 out.append(bench(label, [str(BIN), *at, *q], args.runs, env=env).row())
+        if want("serve") and not serve_skipped:
+            out += serve.report(BIN, ROOT / "target" / "bench-serve", env,
+                                samples=args.serve_samples, seconds=args.serve_seconds)
     finally:
         shutil.rmtree(project, ignore_errors=True)
         if shm:
             shutil.rmtree(shm, ignore_errors=True)
 
-    header = (f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores, "
-              f"{args.runs} runs per case (medians; min–max in brackets).")
+    per_case = "" if only == {"serve"} else f", {args.runs} runs per case (medians; min–max in brackets)"
+    header = f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores{per_case}."
     report = "\n".join([header] + [f"\n{n}" for n in notes] + out) + "\n"
     print(report)
     if args.write_docs:

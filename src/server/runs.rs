@@ -424,21 +424,30 @@ pub async fn list(
     )?;
     let q = query(q)?;
     let limit = q.limit.unwrap_or(50).min(1000);
-    let restricted = token.restricted();
-    let filter = RunFilter {
-        runbook: q.runbook,
-        status: q.status,
-        parent: None,
-        // A token limited to some runbooks filters after reading.
-        limit: if restricted { None } else { Some(limit) },
+    // A token limited to some runbooks filters after reading: it reads the
+    // newest `want` runs, four times more each round, until enough are
+    // covered or the store has no more (not every stored run at once).
+    let mut want = limit;
+    let runs = loop {
+        let filter = RunFilter {
+            runbook: q.runbook.clone(),
+            status: q.status.clone(),
+            parent: None,
+            limit: Some(want),
+        };
+        let store = state.store.clone();
+        let read = blocking(move || Ok(store.list_runs(&filter)?)).await?;
+        let exhausted = read.len() < want;
+        let covered: Vec<_> = read
+            .into_iter()
+            .filter(|r| token.covers(&r.runbook))
+            .take(limit)
+            .collect();
+        if !token.restricted() || covered.len() >= limit || exhausted {
+            break covered;
+        }
+        want = want.saturating_mul(4);
     };
-    let store = state.store.clone();
-    let runs = blocking(move || Ok(store.list_runs(&filter)?)).await?;
-    let runs: Vec<_> = runs
-        .into_iter()
-        .filter(|r| token.covers(&r.runbook))
-        .take(limit)
-        .collect();
     Ok(Json(json!({ "runs": runs })).into_response())
 }
 
