@@ -90,6 +90,7 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
         secrets_file,
         grace: args.grace,
     };
+    raise_open_files_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -109,5 +110,24 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
             print_error(&e, None);
             Ok(exit::FAILED)
         }
+    }
+}
+
+/// Each run the server hosts keeps a few files open (its lease, its audit
+/// trail): the soft limit on open files, often 1024, is raised to the hard
+/// one so a busy server doesn't run out.
+fn raise_open_files_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return;
+    };
+    if soft >= hard {
+        return;
+    }
+    match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+        Ok(()) => server::log(&format!("open files: limit raised from {soft} to {hard}")),
+        Err(e) => server::log(&format!(
+            "warning: open files limited to {soft} (can't raise it to {hard}: {e}); each run in progress keeps about 3 open"
+        )),
     }
 }

@@ -21,10 +21,28 @@ use crate::store::{Decision, RunStore};
 /// How often the store is asked whether a key is free or a decision made.
 const POLL: Duration = Duration::from_millis(200);
 
+/// How often a decision is looked for once a wait is long: a server with
+/// a thousand runs waiting for approvals then asks its store a thousand
+/// times a second, not five thousand.
+const SLOW_POLL: Duration = Duration::from_secs(1);
+/// How long a wait is polled at [`POLL`], for prompt answers to a decision
+/// made right after the request.
+const FAST_FOR: Duration = Duration::from_secs(30);
+
+/// The pause before the next look for a decision, after `waited`.
+fn decision_poll(waited: Duration) -> Duration {
+    if waited < FAST_FOR { POLL } else { SLOW_POLL }
+}
+
 /// Sleeps one poll interval; `false` when cancelled first.
 async fn pause(cancel: &CancellationToken) -> bool {
+    pause_for(POLL, cancel).await
+}
+
+/// Sleeps `interval`; `false` when cancelled first.
+async fn pause_for(interval: Duration, cancel: &CancellationToken) -> bool {
     tokio::select! {
-        () = tokio::time::sleep(POLL) => true,
+        () = tokio::time::sleep(interval) => true,
         () = cancel.cancelled() => false,
     }
 }
@@ -118,13 +136,14 @@ impl Control for Runner {
                     wait.step
                 );
             }
+            let since = std::time::Instant::now();
             loop {
                 match self.store.decision(wait.run_id, wait.step) {
                     Ok(Some(decision)) => return Ok(decision),
                     Ok(None) => {}
                     Err(e) => return Err(e.to_string()),
                 }
-                if !pause(wait.cancel).await {
+                if !pause_for(decision_poll(since.elapsed()), wait.cancel).await {
                     return Err("cancelled while waiting for approval".into());
                 }
             }
@@ -278,5 +297,18 @@ fn ask(store: Arc<dyn RunStore>, run_id: &str, step: &str, message: &str, me: St
             anstream::stderr(),
             "can't ask at this terminal; use steward approve"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decisions_are_polled_fast_at_first_then_slowly() {
+        assert_eq!(decision_poll(Duration::ZERO), POLL);
+        assert_eq!(decision_poll(FAST_FOR - Duration::from_millis(1)), POLL);
+        assert_eq!(decision_poll(FAST_FOR), SLOW_POLL);
+        assert_eq!(decision_poll(Duration::from_secs(3600)), SLOW_POLL);
     }
 }
