@@ -64,13 +64,16 @@ pub async fn events(
         loop {
             let store = c.state.store.clone();
             let id = c.run_id.clone();
+            let from = c.after;
             let read = tokio::task::spawn_blocking(move || {
-                let lines = store.audit_lines(&id)?;
-                let run = store.get_run(&id)?;
-                Ok::<_, crate::store::StoreError>((lines, run))
+                // Asked first: a run's lease is released only once its last
+                // events are committed, so a run found dead has no more.
+                let alive = store.run_alive(&id)?;
+                let lines = store.audit_lines_after(&id, from)?;
+                Ok::<_, crate::store::StoreError>((lines, alive))
             })
             .await;
-            let (lines, run) = match read {
+            let (lines, alive) = match read {
                 Ok(Ok(found)) => found,
                 Ok(Err(e)) => {
                     c.done = true;
@@ -83,8 +86,7 @@ pub async fn events(
                 Err(_) => return None,
             };
             let mut out = String::new();
-            let from = c.after;
-            for line in lines.iter().filter(|l| l.seq > from) {
+            for line in &lines {
                 let (text, last) = frame(line.seq, &line.line);
                 out.push_str(&text);
                 c.after = line.seq;
@@ -94,8 +96,7 @@ pub async fn events(
                 }
             }
             // A run that ended without `run_finished` (its process died).
-            let ended = run.is_none_or(|r| !matches!(r.run.status.as_str(), "running" | "waiting"));
-            if out.is_empty() && ended {
+            if out.is_empty() && !alive {
                 return None;
             }
             if !out.is_empty() {

@@ -324,6 +324,14 @@ pub trait RunStore: Send + Sync {
     /// A run's audit lines, in order.
     fn audit_lines(&self, run_id: &str) -> Result<Vec<AuditLine>, StoreError>;
 
+    /// A run's audit lines after sequence number `after`, in order (for
+    /// followers, which would otherwise read the whole trail each time).
+    fn audit_lines_after(&self, run_id: &str, after: u64) -> Result<Vec<AuditLine>, StoreError> {
+        let mut lines = self.audit_lines(run_id)?;
+        lines.retain(|l| l.seq > after);
+        Ok(lines)
+    }
+
     /// A run's log lines in order (the last [`LOG_LINES_PER_STEP`] of each
     /// step), with a cursor for [`logs_after`](Self::logs_after).
     fn logs(&self, run_id: &str) -> Result<Vec<LogLine>, StoreError> {

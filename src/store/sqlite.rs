@@ -341,13 +341,18 @@ impl RunStore for SqliteStore {
     }
 
     fn audit_lines(&self, run_id: &str) -> Result<Vec<AuditLine>, StoreError> {
+        self.audit_lines_after(run_id, 0)
+    }
+
+    fn audit_lines_after(&self, run_id: &str, after: u64) -> Result<Vec<AuditLine>, StoreError> {
         let conn = self.conn();
         let read = self.err("can't read audit events");
         let mut stmt = conn
-            .prepare("SELECT seq, line FROM events WHERE run_id = ?1 ORDER BY seq")
+            .prepare("SELECT seq, line FROM events WHERE run_id = ?1 AND seq > ?2 ORDER BY seq")
             .map_err(&read)?;
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
         let rows = stmt
-            .query_map([run_id], |r| {
+            .query_map(rusqlite::params![run_id, after], |r| {
                 Ok(AuditLine {
                     seq: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
                     line: r.get(1)?,
