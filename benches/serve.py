@@ -52,6 +52,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 CONFIG = """\
 server:
+  # Measuring throughput, not the limiter (default 600 a minute per token).
+  rate_limit: { requests: 1000000, per: 1s }
   tokens:
     - name: bench
       secret: BENCH_TOKEN
@@ -184,8 +186,16 @@ class Server:
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
         if data is not None:
             headers.setdefault("Content-Type", "application/json")
-        self.conn.request(method, path, body=data, headers=headers)
-        response = self.conn.getresponse()
+        try:
+            self.conn.request(method, path, body=data, headers=headers)
+            response = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # The server closes a kept-alive connection idle for longer than
+            # `server.timeouts.headers`: connect again.
+            self.conn.close()
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+            self.conn.request(method, path, body=data, headers=headers)
+            response = self.conn.getresponse()
         text = response.read().decode()
         try:
             return response.status, json.loads(text)

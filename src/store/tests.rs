@@ -171,8 +171,17 @@ fn records_a_run_its_steps_logs_and_a_verifiable_trail() {
     let report = verify(text.as_bytes()).unwrap();
     assert_eq!(report.events, 5);
     let after = store.audit_lines_after("r1", lines[2].seq).unwrap();
-    assert_eq!(after, lines[3..].to_vec(), "a follower reads only what is new");
-    assert!(store.audit_lines_after("r1", lines[4].seq).unwrap().is_empty());
+    assert_eq!(
+        after,
+        lines[3..].to_vec(),
+        "a follower reads only what is new"
+    );
+    assert!(
+        store
+            .audit_lines_after("r1", lines[4].seq)
+            .unwrap()
+            .is_empty()
+    );
     assert!(store.get_run("nope").unwrap().is_none());
 }
 

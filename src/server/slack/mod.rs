@@ -5,6 +5,7 @@
 //! The answer comes at once; progress and the result go to the command's
 //! `response_url`.
 
+mod answer;
 mod command;
 mod interact;
 mod message;
@@ -23,13 +24,12 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 use crate::config::SlackConfig;
-use crate::events::{Fanout, Trigger};
 use crate::plan::Plan;
 use crate::secrets::SecretStore;
 use crate::webhook::{SLACK_SIGNATURE_HEADER, SLACK_TIMESTAMP_HEADER, verify_slack};
 
 use self::command::{Command, Who};
-use super::runs::{StartRequest, blocking, body, launch_with, prepare, valid_plans};
+use super::runs::{blocking, body, valid_plans};
 use super::{ApiError, AppState, log};
 
 /// The `via` of decisions made with Slack's buttons.
@@ -230,10 +230,10 @@ pub async fn receive(
     let response_url = field("response_url");
     Ok(answer(match command {
         Command::Help => message::help(&slash),
-        Command::List => list(&state, slack, &who, &slash).await?,
-        Command::Status(id) => status(&state, slack, &who, &id).await?,
+        Command::List => answer::list(&state, slack, &who, &slash).await?,
+        Command::Status(id) => answer::status(&state, slack, &who, &id).await?,
         Command::Run { word, inputs } => {
-            start(&state, slack, &who, &word, inputs, &response_url, &slash).await?
+            answer::start(&state, slack, &who, &word, inputs, &response_url, &slash).await?
         }
     }))
 }
@@ -258,204 +258,9 @@ async fn plans(state: &Arc<AppState>) -> Result<Vec<Plan>, ApiError> {
     blocking(move || valid_plans(&state2.project)).await
 }
 
-/// `list`: the runbooks `who` may start here.
-async fn list(
-    state: &Arc<AppState>,
-    slack: &Slack,
-    who: &Who,
-    slash: &str,
-) -> Result<Value, ApiError> {
-    let plans = plans(state).await?;
-    let mut lines = Vec::new();
-    for plan in plans.iter().filter(|p| may_start(p, who, slack)) {
-        let Some(word) = chat_word(plan) else {
-            continue;
-        };
-        let inputs: Vec<String> = plan
-            .inputs
-            .iter()
-            .map(|(name, decl)| match &decl.default {
-                Some(d) => format!("{name}={}", d.to_string().trim_matches('"')),
-                None => name.clone(),
-            })
-            .collect();
-        let mut line = format!("• `{} {}`", message::escape(slash), message::escape(word));
-        if !inputs.is_empty() {
-            line.push_str(&format!(" ({})", message::escape(&inputs.join(", "))));
-        }
-        if let Some(description) = plan.description.as_deref().and_then(|d| d.lines().next()) {
-            line.push_str(&format!(": {}", message::escape(description)));
-        }
-        lines.push(line);
-    }
-    Ok(message::ephemeral(&if lines.is_empty() {
-        "There is no runbook you may start from chat here.".to_owned()
-    } else {
-        format!("Runbooks you may start:\n{}", lines.join("\n"))
-    }))
-}
-
-/// `status RUN`: the run's status, for those who may start its runbook.
-async fn status(
-    state: &Arc<AppState>,
-    slack: &Slack,
-    who: &Who,
-    id: &str,
-) -> Result<Value, ApiError> {
-    let store = state.store.clone();
-    let id2 = id.to_owned();
-    let detail = blocking(move || Ok(store.get_run(&id2)?)).await?;
-    let plans = plans(state).await?;
-    let visible = detail.filter(|d| {
-        plans
-            .iter()
-            .any(|p| p.name == d.run.runbook && may_start(p, who, slack))
-    });
-    let Some(detail) = visible else {
-        return Ok(message::ephemeral(&format!(
-            "No run `{}` that you may see.",
-            message::escape(id)
-        )));
-    };
-    let run = &detail.run;
-    let mut text = format!(
-        "*{}* run `{}`: *{}* (started {} by {})",
-        message::escape(&run.runbook),
-        message::escape(&run.id),
-        run.status,
-        message::escape(&run.started_at),
-        message::escape(&run.actor),
-    );
-    for step in &detail.steps {
-        text.push_str(&format!(
-            "\n• `{}` {}",
-            message::escape(&step.step),
-            step.status
-        ));
-    }
-    Ok(message::ephemeral(&text))
-}
-
-/// `NAME k=v …`: starts the runbook whose chat command is `word`.
-async fn start(
-    state: &Arc<AppState>,
-    slack: &Slack,
-    who: &Who,
-    word: &str,
-    inputs: IndexMap<String, String>,
-    response_url: &str,
-    slash: &str,
-) -> Result<Value, ApiError> {
-    let plans = plans(state).await?;
-    let Some(plan) = plans.iter().find(|p| chat_word(p) == Some(word)) else {
-        return Ok(message::ephemeral(&format!(
-            "No runbook `{}` can be started from chat. `{} list` shows those you may start.",
-            message::escape(word),
-            message::escape(slash)
-        )));
-    };
-    if !may_start(plan, who, slack) {
-        log(&format!(
-            "slack: {} may not start {} from #{}",
-            who.actor(),
-            plan.name,
-            who.channel_name
-        ));
-        return Ok(message::ephemeral(&format!(
-            "You may not start `{}` here: its `triggers.chat.allow` names neither you, a group of yours, nor this channel.",
-            message::escape(word)
-        )));
-    }
-    if !respond::url_allowed(response_url, &slack.response_urls) {
-        log(
-            "slack: a command's response_url is outside server.slack.response_urls; nothing was run",
-        );
-        return Ok(message::ephemeral(
-            "This command's response_url is not one Steward may post to (`server.slack.response_urls`); nothing was run.",
-        ));
-    }
-    if state.stopping.is_cancelled() {
-        return Ok(message::ephemeral(
-            "Steward is shutting down; nothing was run. Try again in a moment.",
-        ));
-    }
-    let shown: Vec<String> = inputs.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let request = StartRequest {
-        runbook: plan.name.clone(),
-        inputs: inputs
-            .into_iter()
-            .map(|(k, v)| (k, Value::String(v)))
-            .collect(),
-    };
-    let state2 = state.clone();
-    let prepared = match blocking(move || prepare(&state2, &request)).await {
-        Ok(p) => p,
-        Err(e) => return Ok(message::ephemeral(&refusal_text(word, &e))),
-    };
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let trigger = Trigger {
-        kind: "chat".into(),
-        actor: who.actor(),
-        origin: Some(format!("slack #{}", who.channel_name)),
-    };
-    let watchers = Fanout::default().with(respond::Progress::new(tx));
-    state.tasks.spawn(respond::deliver(
-        slack.client.clone(),
-        response_url.to_owned(),
-        rx,
-    ));
-    let (run_id, _done) = launch_with(state, prepared, trigger, watchers).await?;
-    let mut text = format!(
-        "{} started *{}*",
-        message::mention(&who.user_id),
-        message::escape(&plan.name)
-    );
-    if !shown.is_empty() {
-        text.push_str(&format!(" with `{}`", message::escape(&shown.join(" "))));
-    }
-    text.push_str(&format!(" (run `{run_id}`)"));
-    Ok(message::in_channel(&text))
-}
-
-/// A run request's refusal as a chat answer, with each problem.
-fn refusal_text(word: &str, e: &ApiError) -> String {
-    let body = e.body();
-    let mut text = format!(
-        "`{}` was not started: {}",
-        message::escape(word),
-        message::escape(body["error"].as_str().unwrap_or("refused"))
-    );
-    for problem in body["problems"].as_array().into_iter().flatten() {
-        let line = match (problem["input"].as_str(), problem["message"].as_str()) {
-            (Some(input), Some(m)) => format!("input `{input}`: {m}"),
-            _ => problem
-                .as_str()
-                .map_or_else(|| problem.to_string(), str::to_owned),
-        };
-        text.push_str(&format!("\n• {}", message::escape(&line)));
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn refusals_list_each_problem() {
-        let e = ApiError::new(StatusCode::BAD_REQUEST, "2 problem(s) with the inputs").with(
-            "problems",
-            json!([{ "input": "version", "message": "required" }, "other <thing>"]),
-        );
-        let text = refusal_text("deploy", &e);
-        assert!(
-            text.contains("`deploy` was not started: 2 problem(s)"),
-            "{text}"
-        );
-        assert!(text.contains("• input `version`: required"), "{text}");
-        assert!(text.contains("• other &lt;thing&gt;"), "{text}");
-    }
 
     #[test]
     fn loading_refuses_an_empty_secret_and_hides_the_value() {
