@@ -70,7 +70,7 @@ pub fn resolve_inputs(
                 None if decl.required => {
                     problems.push(InputProblem {
                         input: name.clone(),
-                        message: format!("required, no value given (-i {name}=…)"),
+                        message: "required, no value given".to_owned(),
                     });
                     continue;
                 }

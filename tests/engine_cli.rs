@@ -165,6 +165,18 @@ steps:
         );
     }
     assert!(out.stderr.contains("5 problem"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("input `ticket`: required, no value given"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("hint: 5 problem(s), nothing was run; give inputs as `-i NAME=VALUE`"),
+        "{}",
+        out.stderr
+    );
     assert!(!p.exists("ran.marker"), "nothing may run");
     assert!(p.run_ids().is_empty(), "no run was started");
     assert!(out.stdout.is_empty());

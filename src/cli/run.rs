@@ -106,7 +106,7 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
             print_error(p, None);
         }
         let hint = format!(
-            "{} problem(s), nothing was run; `steward list` shows the inputs",
+            "{} problem(s), nothing was run; give inputs as `-i NAME=VALUE`, and `steward list` shows them",
             problems.len()
         );
         let _ = writeln!(anstream::stderr(), "hint: {hint}");

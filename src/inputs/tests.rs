@@ -200,12 +200,12 @@ fn required_and_missing() {
         problems,
         vec![InputProblem {
             input: "version".to_owned(),
-            message: "required, no value given (-i version=…)".to_owned(),
+            message: "required, no value given".to_owned(),
         }]
     );
     assert_eq!(
         problems[0].to_string(),
-        "input `version`: required, no value given (-i version=…)"
+        "input `version`: required, no value given"
     );
     // An optional input without a default is null.
     let values = resolve_inputs(&decls, &text(&[("version", "1.0")])).unwrap();
@@ -333,7 +333,7 @@ fn every_problem_is_reported_at_once() {
             ("version", r"`latest` doesn't match the pattern `\d+\.\d+`"),
             ("count", "expected an int, got `three`"),
             ("env", r#""qa" is not one of "staging", "production""#),
-            ("force", "required, no value given (-i force=…)"),
+            ("force", "required, no value given"),
         ]
     );
 }
