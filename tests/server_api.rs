@@ -531,6 +531,74 @@ finally:
 }
 
 #[test]
+fn a_child_run_is_interrupted_with_its_parent() {
+    let p = project();
+    p.runbook(
+        "child-nap",
+        r#"
+steps:
+  - id: nap
+    shell: |
+      echo ran >> nap.count
+      if [ ! -f nap.started ]; then echo $$ > nap.pid; touch nap.started; sleep 30; fi
+"#,
+    );
+    // `slow`: a name the test token may run.
+    p.runbook(
+        "slow",
+        r#"
+steps:
+  - id: call
+    runbook: child-nap
+  - id: after
+    needs: [call]
+    shell: touch after-ran
+"#,
+    );
+    let mut server = Server::start(&p, &["--grace", "300ms"]);
+    let (status, body) =
+        send(server.post("/api/v1/runs", Some(CI_TOKEN), &json!({"runbook": "slow"})));
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let parent = body["run_id"].as_str().unwrap().to_owned();
+    assert!(
+        common::wait_until(Duration::from_secs(30), || p.exists("nap.started")),
+        "{}",
+        server.output()
+    );
+    assert!(server.stop().success(), "{}", server.output());
+    let show = |id: &str| -> Value {
+        let out = p.steward(&["show", id, "--output", "json"]);
+        serde_json::from_str(&out.stdout).unwrap()
+    };
+    let run = show(&parent);
+    assert_eq!(run["status"], "interrupted", "{run}");
+    let child = run["children"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        show(&child)["status"],
+        "interrupted",
+        "not cancelled: resumable"
+    );
+    common::assert_gone(common::read_pid(&p.file("nap.pid")), "the child's step");
+    for id in [&parent, &child] {
+        let events = p.audit_events(id);
+        assert!(
+            !events
+                .iter()
+                .any(|e| e["event"] == "run_finished" || e["event"] == "step_finished"),
+            "{id}: {events:?}"
+        );
+    }
+
+    p.steward(&["resume", &child]).expect_code(0);
+    assert_eq!(show(&child)["status"], "succeeded");
+    p.steward(&["audit", "verify", &child]).expect_code(0);
+    p.steward(&["resume", &parent]).expect_code(0);
+    assert_eq!(show(&parent)["status"], "succeeded");
+    assert!(p.exists("after-ran"));
+    p.steward(&["audit", "verify", &parent]).expect_code(0);
+}
+
+#[test]
 fn a_second_signal_interrupts_at_once() {
     let p = project();
     p.runbook(

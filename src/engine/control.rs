@@ -45,6 +45,9 @@ pub struct ChildRun {
     pub cancel: CancellationToken,
     /// Stops all of the child run, `finally` included.
     pub stop_all: CancellationToken,
+    /// Interrupts the child run (with its parent): nothing more of it is
+    /// recorded, so both can be resumed.
+    pub interrupt: CancellationToken,
     /// The parent's events: the child's progress is shown under the step.
     pub events: Arc<dyn EventSink>,
 }

@@ -45,6 +45,7 @@ pub async fn execute(request: RunRequest, events: Arc<dyn EventSink>, cancel: Ca
         outputs: serde_json::json!({}),
     };
     shared.stop_all = cancel.all.clone();
+    shared.interrupt = cancel.interrupt.clone();
     let prepared = shared.prepare();
     let shared = Arc::new(shared);
     match prepared {

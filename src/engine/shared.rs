@@ -60,6 +60,8 @@ pub struct Shared {
     /// Fires on the second Ctrl-C: everything stops, cleanup included (a
     /// child run's too).
     pub stop_all: tokio_util::sync::CancellationToken,
+    /// Fires when the run is interrupted (a child run is interrupted too).
+    pub interrupt: tokio_util::sync::CancellationToken,
     /// Steps a resumed run had finished: not run again.
     pub finished: std::collections::HashMap<String, StepRecord>,
     /// Attempts a resumed run's unfinished steps had started.
@@ -114,6 +116,7 @@ impl Shared {
             stop_reason: Mutex::new(None),
             control: request.control.clone(),
             stop_all: tokio_util::sync::CancellationToken::new(),
+            interrupt: tokio_util::sync::CancellationToken::new(),
             finished,
             prior_attempts,
         };
@@ -198,6 +201,7 @@ impl Shared {
             resources: &self.resources,
             control: self.control.as_ref(),
             stop_all: &self.stop_all,
+            interrupt: &self.interrupt,
         }
     }
 

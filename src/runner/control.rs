@@ -157,7 +157,7 @@ impl Control for Runner {
             let cancel = Cancel {
                 run: child.cancel.clone(),
                 all: child.stop_all.clone(),
-                interrupt: tokio_util::sync::CancellationToken::new(),
+                interrupt: child.interrupt.clone(),
             };
             let finished = self.launch(launch, cancel).await?;
             for problem in &finished.problems {

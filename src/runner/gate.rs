@@ -2,34 +2,29 @@
 //! is recorded, so its record ends as a dead process's would, and
 //! `steward resume` continues it (re-running the steps that were killed).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use tokio_util::sync::CancellationToken;
 
 use crate::events::{EventSink, RunEvent};
 
-/// Passes events on until it is closed; then drops them.
+/// Passes events on until the run's interrupt token fires; then drops them.
+/// The token is read at each event, not copied into a flag: a child run's
+/// token (a child of its parent's) fires in the same instant as the
+/// parent's, before either run's steps can be stopped and record it.
 pub struct Gate<S> {
     inner: S,
-    closed: AtomicBool,
+    interrupt: CancellationToken,
 }
 
 impl<S: EventSink> Gate<S> {
-    /// A gate, open, in front of `inner`.
-    pub fn new(inner: S) -> Self {
-        Gate {
-            inner,
-            closed: AtomicBool::new(false),
-        }
-    }
-
-    /// Stops passing events on, for good.
-    pub fn close(&self) {
-        self.closed.store(true, Ordering::SeqCst);
+    /// A gate in front of `inner`, closed by `interrupt`.
+    pub fn new(inner: S, interrupt: CancellationToken) -> Self {
+        Gate { inner, interrupt }
     }
 }
 
 impl<S: EventSink> EventSink for Gate<S> {
     fn emit(&self, event: &RunEvent) {
-        if !self.closed.load(Ordering::SeqCst) {
+        if !self.interrupt.is_cancelled() {
             self.inner.emit(event);
         }
     }
@@ -53,12 +48,13 @@ mod tests {
     }
 
     #[test]
-    fn passes_events_until_closed() {
+    fn passes_events_until_interrupted() {
         let kept = Kept::default();
-        let gate = Gate::new(&kept);
+        let parent = CancellationToken::new();
+        let gate = Gate::new(&kept, parent.child_token());
         let phase = |name: &str| RunEvent::Phase { phase: name.into() };
         gate.emit(&phase("finally"));
-        gate.close();
+        parent.cancel();
         gate.emit(&phase("undo"));
         let kept = kept.0.lock().map(|k| k.clone()).unwrap_or_default();
         assert_eq!(kept.len(), 1, "{kept:?}");

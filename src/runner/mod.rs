@@ -158,12 +158,12 @@ impl Runner {
         }
         .map_err(|e| e.to_string())?;
         let audit = Arc::new(audit);
-        let gate = Arc::new(gate::Gate::new(
+        let events: Arc<dyn EventSink> = Arc::new(gate::Gate::new(
             Fanout::default()
                 .with(audit.clone())
                 .with(BoxedSink(display)),
+            cancel.interrupt.clone(),
         ));
-        let events: Arc<dyn EventSink> = gate.clone();
         let control: Arc<dyn engine::control::Control> = match self.me.upgrade() {
             Some(me) => me,
             None => Arc::new(engine::control::Standalone),
@@ -183,8 +183,7 @@ impl Runner {
             let cancel = cancel.clone();
             tokio::spawn(async move {
                 cancel.interrupt.cancelled().await;
-                // Closed before any step is stopped: their ends go unrecorded.
-                gate.close();
+                // The gate is already closed: the steps' ends go unrecorded.
                 cancel.run.cancel();
                 cancel.all.cancel();
             })

@@ -48,6 +48,8 @@ pub struct StepContext<'a> {
     pub control: &'a dyn crate::engine::control::Control,
     /// Fires when everything must stop, cleanup included.
     pub stop_all: &'a CancellationToken,
+    /// Fires when the run is interrupted: a child run is interrupted with it.
+    pub interrupt: &'a CancellationToken,
 }
 
 /// How an attempt went, as a step kind reports it.

@@ -54,6 +54,7 @@ impl Execute for RunbookStep {
             inputs,
             cancel: ctx.cancel.child_token(),
             stop_all: ctx.stop_all.child_token(),
+            interrupt: ctx.interrupt.child_token(),
             events: ctx.events.clone(),
         };
         let outcome = match ctx.control.run_child(child).await {
