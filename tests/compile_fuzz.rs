@@ -385,6 +385,11 @@ fn edge_cases_never_panic() {
         "steps:\n  - id: a\n    retry: { attempts: 99999999999999999999 }\n    shell: x\n",
         "steps:\n  - id: a\n    timeout: 99999999999999999999d\n    shell: x\n",
         "steps:\n  - id: a\n    for_each: 3\n    shell: x\n",
+        // minijinja's lexer panics on `}}` inside an expression followed by
+        // more text (found by `mutated_runbooks_never_panic`).
+        "steps:\n  - id: a\n    when: \"x }} y\"\n    shell: x\n",
+        "steps:\n  - id: a\n    assert: \"{'a': {'b': 1}} == 1\"\n    shell: x\n",
+        "steps:\n  - id: a\n    for_each: \"[1] }}\"\n    shell: x\n",
         "inputs:\n  x: { pattern: '(' }\nsteps: []\n",
         "inputs:\n  x: { type: int, default: 1e400 }\nsteps: []\n",
         "inputs:\n  x: { enum: [] , default: a}\nsteps: []\n",

@@ -124,6 +124,13 @@ impl<'s> Checker<'s> {
             diagnostics.push(Diagnostic::new(span, "empty expression"));
             return expr;
         }
+        if crate::template::stray_variable_end(&expr.source).is_some() {
+            diagnostics
+                .push(Diagnostic::new(span, "`}}` inside an expression").hint(
+                    "an expression is written without `{{ }}`; close nested maps with `} }`",
+                ));
+            return expr;
+        }
         match self.env.compile_expression(&expr.source) {
             Ok(parsed) => {
                 let names = parsed.undeclared_variables(true);

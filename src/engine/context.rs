@@ -81,6 +81,12 @@ impl Renderer {
             .env
             .read()
             .map_err(|_| RenderError("renderer poisoned".into()))?;
+        if crate::template::stray_variable_end(&expr.source).is_some() {
+            return Err(RenderError(format!(
+                "`}}}}` inside the expression `{}`",
+                expr.source
+            )));
+        }
         let compiled = env
             .compile_expression(&expr.source)
             .map_err(|e| RenderError::from_jinja(&e, &expr.source))?;

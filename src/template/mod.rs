@@ -78,6 +78,29 @@ pub fn sole_expression(text: &str) -> Option<&str> {
     (!inner.contains("{{") && !inner.contains("}}") && !inner.contains("{%")).then(|| inner.trim())
 }
 
+/// Where `}}` stands in an expression outside its string literals (byte
+/// offset). minijinja's lexer takes it for the end of `{{ … }}` and then
+/// panics on what follows, so an expression holding one is refused before
+/// it is compiled. Nested map literals close with `} }` instead.
+pub fn stray_variable_end(expr: &str) -> Option<usize> {
+    let bytes = expr.as_bytes();
+    let mut quote = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(_) if b == b'\\' => i += 1,
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None if b == b'\'' || b == b'"' => quote = Some(b),
+            None if b == b'}' && bytes.get(i + 1) == Some(&b'}') => return Some(i),
+            None => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 /// An expression (`when`, `assert`, `for_each`), as written. A value wrapped
 /// in `{{ }}` is accepted and unwrapped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -124,6 +147,22 @@ pub fn environment() -> Environment<'static> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_variable_end_inside_an_expression_is_found_outside_strings() {
+        assert_eq!(stray_variable_end("a }} b"), Some(2));
+        assert_eq!(stray_variable_end("{'a': {'b': 1}}"), Some(13));
+        assert_eq!(stray_variable_end("{'a': {'b': 1} }"), None);
+        assert_eq!(stray_variable_end("x == '}}'"), None);
+        assert_eq!(stray_variable_end(r#"x == "a\"}}" "#), None);
+        assert_eq!(stray_variable_end("x == 'it''s' }}"), Some(13));
+        // Each such expression would make minijinja's lexer panic; refused
+        // first, it never reaches it.
+        let env = environment();
+        for ok in ["{'a': {'b': 1} }", "x == '}}'"] {
+            assert!(env.compile_expression(ok).is_ok(), "{ok}");
+        }
+    }
 
     #[test]
     fn sole_expressions() {
