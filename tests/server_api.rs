@@ -455,6 +455,22 @@ fn sigterm_lets_running_runs_finish() {
     assert_eq!(run["status"], "succeeded", "{run}");
 }
 
+/// Starts a server with a 300 ms grace period and the runbook `slow`
+/// through the API; returns once its step has written `nap.started`.
+fn start_slow_until_it_naps(p: &Project) -> (Server, String) {
+    let server = Server::start(p, &["--grace", "300ms"]);
+    let (status, body) =
+        send(server.post("/api/v1/runs", Some(CI_TOKEN), &json!({"runbook": "slow"})));
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["run_id"].as_str().unwrap().to_owned();
+    assert!(
+        common::wait_until(Duration::from_secs(30), || p.exists("nap.started")),
+        "{}",
+        server.output()
+    );
+    (server, id)
+}
+
 #[test]
 fn runs_past_the_grace_period_are_interrupted_and_resume() {
     let p = project();
@@ -478,16 +494,7 @@ finally:
     shell: echo ran >> cleanup.count
 "#,
     );
-    let mut server = Server::start(&p, &["--grace", "300ms"]);
-    let (status, body) =
-        send(server.post("/api/v1/runs", Some(CI_TOKEN), &json!({"runbook": "slow"})));
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let id = body["run_id"].as_str().unwrap().to_owned();
-    assert!(
-        common::wait_until(Duration::from_secs(30), || p.exists("nap.started")),
-        "{}",
-        server.output()
-    );
+    let (mut server, id) = start_slow_until_it_naps(&p);
     let started = Instant::now();
     assert!(server.stop().success(), "{}", server.output());
     assert!(started.elapsed() < Duration::from_secs(15));
@@ -555,16 +562,7 @@ steps:
     shell: touch after-ran
 "#,
     );
-    let mut server = Server::start(&p, &["--grace", "300ms"]);
-    let (status, body) =
-        send(server.post("/api/v1/runs", Some(CI_TOKEN), &json!({"runbook": "slow"})));
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let parent = body["run_id"].as_str().unwrap().to_owned();
-    assert!(
-        common::wait_until(Duration::from_secs(30), || p.exists("nap.started")),
-        "{}",
-        server.output()
-    );
+    let (mut server, parent) = start_slow_until_it_naps(&p);
     assert!(server.stop().success(), "{}", server.output());
     let show = |id: &str| -> Value {
         let out = p.steward(&["show", id, "--output", "json"]);
