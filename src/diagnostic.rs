@@ -6,7 +6,33 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 use serde::Serialize;
 
-use crate::spec::yaml::Span;
+/// A position in a source file: 1-based line, 1-based column (in chars),
+/// and the length of the token in chars (at least 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Span {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, counted in characters.
+    pub col: usize,
+    /// Length of the token in characters; the caret's width.
+    pub len: usize,
+}
+
+impl Span {
+    /// A span at `line:col` covering `len` characters.
+    pub fn new(line: usize, col: usize, len: usize) -> Self {
+        Span {
+            line,
+            col,
+            len: len.max(1),
+        }
+    }
+
+    /// The same position, covering `len` characters from `offset` chars in.
+    pub fn sub(self, offset: usize, len: usize) -> Self {
+        Span::new(self.line, self.col + offset, len)
+    }
+}
 
 /// One problem found in a file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -20,6 +46,23 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// The message alone, as one `error:` line and its `hint:` (for
+    /// problems that belong to no file).
+    pub fn headline(&self) -> String {
+        use anstyle::{AnsiColor, Style};
+        let red = Style::new().fg_color(Some(AnsiColor::Red.into())).bold();
+        let mut s = format!(
+            "{}error{}: {}\n",
+            red.render(),
+            red.render_reset(),
+            self.message
+        );
+        if let Some(h) = &self.hint {
+            s.push_str(&format!("hint: {h}\n"));
+        }
+        s
+    }
+
     /// A problem at `span`.
     pub fn new(span: Span, message: impl Into<String>) -> Self {
         Diagnostic {

@@ -7,8 +7,8 @@ use indexmap::IndexMap;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::retry::RetryPolicy;
-use crate::template::{Expr, Template};
+use crate::retry::RetryPolicy;
+use crate::template::{Expr, Template, TemplatedValue as Value};
 
 mod http;
 mod notify;
@@ -45,7 +45,7 @@ pub struct Plan {
     /// One run at a time per rendered key.
     pub concurrency: Option<Concurrency>,
     /// Bound on the whole run.
-    #[serde(with = "crate::plan::millis_opt")]
+    #[serde(with = "crate::duration::millis_opt")]
     pub timeout: Option<Duration>,
     /// Bound on concurrently running steps; `None`: all that are ready.
     pub max_parallel: Option<usize>,
@@ -141,20 +141,6 @@ pub enum OnConflict {
     Fail,
 }
 
-/// A value whose strings are templates (vars, outputs, `with:` parameters).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Value {
-    /// A literal that needs no rendering.
-    Literal(serde_json::Value),
-    /// A template; one that is a sole `{{ expression }}` keeps its type.
-    Template(Template),
-    /// A list with templates inside.
-    List(Vec<Value>),
-    /// A mapping with templates inside.
-    Map(Vec<(String, Value)>),
-}
-
 /// Which part of the runbook a step belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -185,7 +171,7 @@ pub struct Step {
     /// Retry policy.
     pub retry: RetryPolicy,
     /// Bound on one attempt.
-    #[serde(with = "crate::plan::millis_opt")]
+    #[serde(with = "crate::duration::millis_opt")]
     pub timeout: Option<Duration>,
     /// Compensation run when the run fails after this step succeeded.
     pub undo: Option<Box<Step>>,
@@ -261,7 +247,7 @@ impl StepKind {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SleepStep {
     /// How long.
-    #[serde(with = "crate::plan::millis")]
+    #[serde(with = "crate::duration::millis")]
     pub duration: Duration,
 }
 
@@ -273,7 +259,7 @@ pub struct ApprovalStep {
     /// Who may decide; empty: anyone.
     pub approvers: Vec<String>,
     /// How long to wait for a decision.
-    #[serde(with = "crate::plan::millis_opt")]
+    #[serde(with = "crate::duration::millis_opt")]
     pub timeout: Option<Duration>,
     /// A `timeout` given as a template (`{{ inputs.ack_within }}`), rendered
     /// when the step starts: a duration, or empty for no limit.
@@ -304,6 +290,34 @@ pub struct ShellStep {
 }
 
 impl Plan {
+    /// What `steward list --output json` and the API say of a runbook.
+    pub fn summary(&self) -> serde_json::Value {
+        let inputs: Vec<_> = self
+            .inputs
+            .iter()
+            .map(|(name, i)| {
+                serde_json::json!({
+                    "name": name,
+                    "type": i.kind.name(),
+                    "description": i.description,
+                    "default": i.default,
+                    "required": i.required,
+                    "enum": i.allowed,
+                    "pattern": i.pattern,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "name": self.name,
+            "description": self.description,
+            "path": self.source_path,
+            "tags": self.tags,
+            "inputs": inputs,
+            "triggers": self.triggers,
+            "steps": self.steps.len(),
+        })
+    }
+
     /// The main steps as a petgraph DAG: an edge `a → b` means `b` needs `a`.
     pub fn dag(&self) -> DiGraph<&Step, ()> {
         dag_of(&self.steps)
@@ -328,35 +342,4 @@ pub fn dag_of(steps: &[Step]) -> DiGraph<&Step, ()> {
         }
     }
     graph
-}
-
-pub(crate) mod millis {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_millis)
-    }
-}
-
-pub(crate) mod millis_opt {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => super::millis::serialize(d, s),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        Option::<u64>::deserialize(d).map(|o| o.map(Duration::from_millis))
-    }
 }

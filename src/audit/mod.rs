@@ -3,15 +3,13 @@
 //! to the run store, so that the store's copy (`steward audit export`) is
 //! byte for byte the file.
 
-pub mod chain;
-
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use crate::chain::{AuditError, AuditOptions, AuditWriter};
 use crate::events::{EventSink, RunEvent};
 use crate::store::{AuditLine, StoreSink};
-use chain::{AuditError, AuditOptions, AuditWriter};
 
 /// Writes every event but live output lines (their bounded tail is in
 /// `attempt_finished`) to an audit file, and hands each event with its line

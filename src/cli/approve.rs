@@ -5,7 +5,8 @@ use std::path::Path;
 
 use chrono::{SecondsFormat, Utc};
 
-use crate::store::{Decision, RunStore};
+use crate::kind::Decision;
+use crate::store::RunStore;
 
 use super::exit;
 

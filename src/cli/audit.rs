@@ -3,7 +3,7 @@
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use crate::audit::chain::verify;
+use crate::chain::verify;
 
 use super::{exit, open_project, print_error};
 

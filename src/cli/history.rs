@@ -4,7 +4,8 @@ use std::path::Path;
 
 use crate::store::{RunFilter, RunRecord, RunStore};
 
-use super::{exit, human_ms};
+use super::exit;
+use crate::duration::human_ms;
 
 /// Arguments of `history`.
 #[derive(Debug, clap::Args)]

@@ -3,8 +3,6 @@
 use std::io::Write;
 use std::path::Path;
 
-use serde_json::json;
-
 use crate::plan::Plan;
 
 use super::{exit, open_project, print_reports};
@@ -40,7 +38,7 @@ pub fn run(project_dir: Option<&Path>, args: Args) -> anyhow::Result<u8> {
     }
     let mut out = String::new();
     if args.output == "json" {
-        let list: Vec<_> = plans.iter().map(describe).collect();
+        let list: Vec<_> = plans.iter().map(Plan::summary).collect();
         out = serde_json::to_string_pretty(&list)?;
     } else {
         use std::fmt::Write as _;
@@ -95,31 +93,4 @@ fn triggers(plan: &Plan) -> Vec<String> {
         out.push(format!("chat /runbook {command}"));
     }
     out
-}
-
-pub(crate) fn describe(plan: &Plan) -> serde_json::Value {
-    let inputs: Vec<_> = plan
-        .inputs
-        .iter()
-        .map(|(name, i)| {
-            json!({
-                "name": name,
-                "type": i.kind.name(),
-                "description": i.description,
-                "default": i.default,
-                "required": i.required,
-                "enum": i.allowed,
-                "pattern": i.pattern,
-            })
-        })
-        .collect();
-    json!({
-        "name": plan.name,
-        "description": plan.description,
-        "path": plan.source_path,
-        "tags": plan.tags,
-        "inputs": inputs,
-        "triggers": plan.triggers,
-        "steps": plan.steps.len(),
-    })
 }

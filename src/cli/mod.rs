@@ -139,31 +139,16 @@ pub(crate) fn print_project_error(error: &ProjectError) {
         }
         other => {
             let d = Diagnostic::whole_file(other.to_string());
-            let _ = write!(err, "{}", headline(&d));
+            let _ = write!(err, "{}", d.headline());
         }
     }
-}
-
-fn headline(d: &Diagnostic) -> String {
-    use anstyle::{AnsiColor, Style};
-    let red = Style::new().fg_color(Some(AnsiColor::Red.into())).bold();
-    let mut s = format!(
-        "{}error{}: {}\n",
-        red.render(),
-        red.render_reset(),
-        d.message
-    );
-    if let Some(h) = &d.hint {
-        s.push_str(&format!("hint: {h}\n"));
-    }
-    s
 }
 
 /// Prints a one-line error to stderr.
 pub(crate) fn print_error(message: &str, hint: Option<&str>) {
     let mut d = Diagnostic::whole_file(message);
     d.hint = hint.map(str::to_owned);
-    let _ = write!(anstream::stderr().lock(), "{}", headline(&d));
+    let _ = write!(anstream::stderr().lock(), "{}", d.headline());
 }
 
 /// The project, or the exit code after printing why there is none.
@@ -222,11 +207,6 @@ pub(crate) fn open_store(
             _ => exit::FAILED,
         }
     })
-}
-
-/// Milliseconds for people: `850ms`, `12.3s`, `4m 5s`.
-pub(crate) fn human_ms(ms: u64) -> String {
-    crate::step::human(std::time::Duration::from_millis(ms))
 }
 
 /// The project and its run store, or the exit code after saying why not.

@@ -11,7 +11,7 @@ use super::{exit, print_error};
 pub struct Args {
     /// Delete the runs that started longer ago than this (`30d`, `12h`) and
     /// are no longer running: their records and `.steward/runs/<id>/`.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
     older_than: std::time::Duration,
 }
 

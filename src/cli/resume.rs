@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::runner::{self, Runner, prepare_resume};
+use crate::host::{self, Runner, prepare_resume};
 
 use super::exit;
 
@@ -50,15 +50,15 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
         Ok(l) => l,
         Err(e) => {
             let hint = match &e {
-                runner::ResumeError::NoSuchRun(_) => {
+                host::ResumeError::NoSuchRun(_) => {
                     Some("`steward history --status interrupted` lists the runs to resume")
                 }
-                runner::ResumeError::Alive(_) => Some("wait for it, or stop its process first"),
+                host::ResumeError::Alive(_) => Some("wait for it, or stop its process first"),
                 _ => None,
             };
             super::print_error(&e.to_string(), hint);
             return Ok(match e {
-                runner::ResumeError::Store(_) => exit::FAILED,
+                host::ResumeError::Store(_) => exit::FAILED,
                 _ => exit::INVALID,
             });
         }
@@ -66,7 +66,7 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
     // The resumed run keeps the trigger it was started with in the store;
     // child runs it starts from now on are started by whoever resumed it.
     let store_path = store.path().to_path_buf();
-    let options = runner::Options {
+    let options = host::Options {
         yes: args.yes,
         interactive: args.output == "text",
         approval_hint: true,

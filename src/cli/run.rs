@@ -9,9 +9,9 @@ use indexmap::IndexMap;
 
 use crate::engine::{self, Cancel, RunRequest};
 use crate::events::{EventSink, Status};
+use crate::host::{self, Launch, Runner};
 use crate::inputs::{RawInput, resolve_inputs};
 use crate::render::{Live, Plain};
-use crate::runner::{self, Launch, Runner};
 use crate::secrets::SecretStore;
 
 use super::{compile_source, exit, open_project, open_store, print_error, runbook_source};
@@ -124,7 +124,7 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
             trigger,
             workdir: project.root.clone(),
             run_id,
-            control: Arc::new(engine::control::Standalone),
+            control: Arc::new(crate::kind::Standalone),
             parent: None,
             resume: None,
         };
@@ -142,7 +142,7 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
         Ok(s) => Arc::new(s),
         Err(code) => return Ok(code),
     };
-    let options = runner::Options {
+    let options = host::Options {
         yes: args.yes,
         interactive: args.output == "text",
         approval_hint: true,

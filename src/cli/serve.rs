@@ -18,7 +18,7 @@ pub struct Args {
     listen: Option<String>,
     /// After SIGTERM or SIGINT, how long running runs may go on before
     /// they are interrupted (for `steward resume`).
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "30s", value_parser = crate::duration::parse, value_name = "DURATION")]
     grace: Duration,
     /// A file of `NAME=value` secrets (mode 600), for the tokens' values
     /// and the runs' secrets; default: `secrets_file` of steward.yaml.

@@ -5,8 +5,9 @@ use std::path::Path;
 
 use crate::store::{RunDetail, RunStore};
 
+use super::exit;
 use super::history::render_table;
-use super::{exit, human_ms};
+use crate::duration::human_ms;
 
 /// Arguments of `show`.
 #[derive(Debug, clap::Args)]

@@ -1,6 +1,6 @@
 //! spec → [`Plan`]: resolve `uses`, infer dependencies, check every
 //! reference and template, build the DAG. No I/O: files are read by the
-//! caller ([`crate::project`]).
+//! caller (the project).
 
 mod dag;
 mod inputs;

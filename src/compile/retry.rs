@@ -1,8 +1,8 @@
 //! `retry:` → a [`RetryPolicy`], checked for sense.
 
+use crate::diagnostic::Span;
 use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::engine::retry::{Backoff, Jitter, RetryCondition, RetryOn, RetryPolicy, StatusPattern};
-use crate::spec::yaml::Span;
+use crate::retry::{Backoff, Jitter, RetryCondition, RetryOn, RetryPolicy, StatusPattern};
 use crate::spec::{RetryOnSpec, RetrySpec};
 
 use super::values::{self, Params};

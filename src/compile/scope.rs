@@ -5,8 +5,8 @@ use std::collections::HashSet;
 
 use minijinja::Environment;
 
+use crate::diagnostic::Span;
 use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::spec::yaml::Span;
 use crate::template::{Escape, Expr, Template, is_dynamic};
 
 /// Functions of the environment, which look like undeclared names.

@@ -44,7 +44,7 @@ pub struct Compiled {
 }
 
 /// Names of the kind keys present in a step.
-pub fn kinds_of(spec: &StepSpec) -> Vec<(&'static str, crate::spec::yaml::Span)> {
+pub fn kinds_of(spec: &StepSpec) -> Vec<(&'static str, crate::diagnostic::Span)> {
     let mut kinds = Vec::new();
     if let Some(s) = &spec.shell {
         kinds.push(("shell", s.span));
@@ -251,9 +251,14 @@ fn for_each(
         }
         serde_json::Value::Array(_) => {
             match value::compile(f, env.checker, &env.scope, diagnostics, refs) {
-                crate::plan::Value::List(items) => ForEach::Items(items),
-                crate::plan::Value::Literal(serde_json::Value::Array(items)) => {
-                    ForEach::Items(items.into_iter().map(crate::plan::Value::Literal).collect())
+                crate::template::TemplatedValue::List(items) => ForEach::Items(items),
+                crate::template::TemplatedValue::Literal(serde_json::Value::Array(items)) => {
+                    ForEach::Items(
+                        items
+                            .into_iter()
+                            .map(crate::template::TemplatedValue::Literal)
+                            .collect(),
+                    )
                 }
                 _ => ForEach::Items(Vec::new()),
             }

@@ -4,9 +4,10 @@
 use std::collections::HashSet;
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::plan::{Step, TemplateUse, Value};
+use crate::plan::{Step, TemplateUse};
 use crate::spec::{Spanned, StepSpec};
 use crate::template::Escape;
+use crate::template::TemplatedValue as Value;
 
 use super::scope::{Checker, Scope, StepRef};
 use super::step::{StepEnv, compile_step};

@@ -1,8 +1,8 @@
 //! Values whose strings are templates: vars, outputs, `with:`.
 
 use crate::diagnostic::Diagnostic;
-use crate::plan::Value;
 use crate::spec::Spanned;
+use crate::template::TemplatedValue as Value;
 use crate::template::{Escape, is_dynamic};
 
 use super::scope::{Checker, Scope, StepRef};

@@ -69,15 +69,6 @@ pub fn resolve(
     }
 }
 
-/// Parses `30s`, `5m`, `1h30m`, `250ms`, `2 days`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if text.chars().all(|c| c.is_ascii_digit()) && !text.is_empty() {
-        return Err(format!("`{text}` has no unit"));
-    }
-    humantime::parse_duration(text).map_err(|e| format!("`{text}` is not a duration ({e})"))
-}
-
 /// A duration field.
 pub fn duration(
     scalar: &Spanned<Scalar>,
@@ -85,7 +76,7 @@ pub fn duration(
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<Duration> {
     let text = resolve(scalar, params, diagnostics)?;
-    match parse_duration(&text) {
+    match crate::duration::parse(&text) {
         Ok(d) => Some(d),
         Err(message) => {
             diagnostics.push(
@@ -142,19 +133,5 @@ pub fn flag(
             ));
             None
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert!(parse_duration("5 parsecs").is_err());
-        assert!(parse_duration("5").unwrap_err().contains("no unit"));
     }
 }

@@ -8,12 +8,14 @@ use minijinja::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::StepRecord;
-use super::retry::{FailureClass, GiveUp, RetryDecision};
 use super::shared::Shared;
 use super::step_runner::failed;
+use crate::duration::human;
 use crate::events::{RunEvent, Status};
+use crate::kind::{Attempt, Failure, StepContext};
+use crate::outcome::FailureClass;
 use crate::plan::Step;
-use crate::step::{Attempt, Failure, StepContext, human};
+use crate::retry::{GiveUp, RetryDecision};
 
 /// The attempts of a step (or of one `for_each` item) until one succeeds or
 /// the retry policy gives up.

@@ -7,10 +7,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::RunRequest;
 use super::shared::Shared;
-use crate::engine::retry::{Backoff, RetryOn};
+use crate::duration::human;
 use crate::events::Recorder;
 use crate::plan::{ForEach, Section, Step};
-use crate::step::human;
+use crate::retry::{Backoff, RetryOn};
 
 /// The reviewed plan of a run.
 #[derive(Debug, Clone, Serialize)]
@@ -63,7 +63,7 @@ pub fn dry_run(request: &RunRequest) -> DryRun {
     let mut shared = Shared::new(request, events);
     let vars = match shared.prepare() {
         Ok(()) => {
-            let mut v = crate::engine::context::to_json(&shared.vars).unwrap_or_default();
+            let mut v = crate::template::to_json(&shared.vars).unwrap_or_default();
             shared.redactor.redact_json(&mut v);
             v
         }

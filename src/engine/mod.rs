@@ -4,9 +4,7 @@
 
 mod attempt;
 pub mod context;
-pub mod control;
 mod dry_run;
-pub mod retry;
 mod run;
 mod section;
 mod shared;
@@ -41,7 +39,7 @@ pub struct RunRequest {
     /// The run's id.
     pub run_id: String,
     /// Who hosts the run: concurrency keys, approvals, child runs.
-    pub control: Arc<dyn control::Control>,
+    pub control: Arc<dyn crate::kind::Control>,
     /// The run that started this one, for a child run.
     pub parent: Option<ParentRun>,
     /// What an interrupted run had done, when this continues it.
@@ -73,7 +71,7 @@ pub struct Cancel {
     pub all: CancellationToken,
     /// Interrupts the run: its running steps are killed and nothing more of
     /// it is recorded (no final status), so it shows as `interrupted` once
-    /// its lease is free. Handled by [`crate::runner::Runner::launch`].
+    /// its lease is free. Handled by its host.
     pub interrupt: CancellationToken,
 }
 

@@ -83,7 +83,7 @@ pub async fn execute(request: RunRequest, events: Arc<dyn EventSink>, cancel: Ca
 async fn concurrency_key(
     shared: &Shared,
     cancel: &Cancel,
-) -> Result<Option<super::control::Guard>, (Status, String)> {
+) -> Result<Option<crate::kind::Guard>, (Status, String)> {
     let Some(concurrency) = &shared.plan.concurrency else {
         return Ok(None);
     };
@@ -168,7 +168,7 @@ async fn run_phases(shared: &Arc<Shared>, cancel: &Cancel, run: &mut RunState) {
             timed_out.store(true, Ordering::SeqCst);
             shared.set_stop_reason(format!(
                 "stopped: the run timed out after {}",
-                crate::step::human(limit)
+                crate::duration::human(limit)
             ));
             main.cancel();
         })
@@ -184,7 +184,7 @@ async fn run_phases(shared: &Arc<Shared>, cancel: &Cancel, run: &mut RunState) {
         let limit = shared
             .plan
             .timeout
-            .map(crate::step::human)
+            .map(crate::duration::human)
             .unwrap_or_default();
         run.fail(Status::TimedOut, format!("the run timed out after {limit}"));
     } else if main.is_cancelled() {

@@ -8,11 +8,12 @@ use std::time::Instant;
 use minijinja::Value;
 
 use super::StepRecord;
-use super::context::{Renderer, StepsView};
+use super::context::StepsView;
+use crate::duration::human;
 use crate::events::{EventSink, Status, Trigger};
 use crate::plan::Plan;
 use crate::secrets::Redactor;
-use crate::step::human;
+use crate::template::Renderer;
 
 /// What every step of a run shares.
 pub struct Shared {
@@ -52,11 +53,11 @@ pub struct Shared {
     /// or `for_each` item) holds one while it runs.
     pub slots: Option<Arc<tokio::sync::Semaphore>>,
     /// Connection pools and other per-run resources of the step kinds.
-    pub resources: crate::step::Resources,
+    pub resources: crate::kind::Resources,
     /// Why the run's steps are being stopped (its timeout), if known.
     pub stop_reason: Mutex<Option<String>>,
     /// The run's host.
-    pub control: Arc<dyn super::control::Control>,
+    pub control: Arc<dyn crate::kind::Control>,
     /// Fires on the second Ctrl-C: everything stops, cleanup included (a
     /// child run's too).
     pub stop_all: tokio_util::sync::CancellationToken,
@@ -112,7 +113,7 @@ impl Shared {
                     n.clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
                 ))
             }),
-            resources: crate::step::Resources::default(),
+            resources: crate::kind::Resources::default(),
             stop_reason: Mutex::new(None),
             control: request.control.clone(),
             stop_all: tokio_util::sync::CancellationToken::new(),
@@ -187,8 +188,8 @@ impl Shared {
         step: &'a crate::plan::Step,
         ctx: &'a Value,
         cancel: &'a tokio_util::sync::CancellationToken,
-    ) -> crate::step::StepContext<'a> {
-        crate::step::StepContext {
+    ) -> crate::kind::StepContext<'a> {
+        crate::kind::StepContext {
             run_id: &self.run_id,
             step_id: &step.id,
             renderer: &self.renderer,

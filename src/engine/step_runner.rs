@@ -8,10 +8,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::StepRecord;
 use super::attempt::attempts;
-use super::context::to_json;
 use super::shared::Shared;
 use crate::events::{RunEvent, Status};
 use crate::plan::{ForEach, Step};
+use crate::template::to_json;
 
 /// Runs one step to its end and publishes its record.
 pub async fn run_step(

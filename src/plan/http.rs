@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::Value;
-use crate::engine::retry::StatusPattern;
+use crate::retry::StatusPattern;
 use crate::template::Template;
 
 /// A compiled `http` step.
@@ -23,7 +23,7 @@ pub struct HttpStep {
     /// The body, if any.
     pub body: Option<HttpBody>,
     /// Bound on the request.
-    #[serde(with = "crate::plan::millis")]
+    #[serde(with = "crate::duration::millis")]
     pub timeout: Duration,
     /// Whether redirects are followed.
     pub follow_redirects: bool,

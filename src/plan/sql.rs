@@ -19,7 +19,7 @@ pub struct SqlStep {
     /// Whether the whole step runs in one transaction.
     pub transaction: bool,
     /// Bound on connecting; `None`: the URL's `connect_timeout`, else 10s.
-    #[serde(with = "crate::plan::millis_opt")]
+    #[serde(with = "crate::duration::millis_opt")]
     pub connect_timeout: Option<Duration>,
 }
 

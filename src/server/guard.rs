@@ -84,7 +84,7 @@ pub(crate) async fn guard(
                     StatusCode::REQUEST_TIMEOUT,
                     format!(
                         "the request body was not sent within {}",
-                        humantime::format_duration(timeouts.body)
+                        crate::duration::exact(timeouts.body)
                     ),
                 )
                 .with_header_value(header::CONNECTION, HeaderValue::from_static("close"))
@@ -118,7 +118,7 @@ pub(crate) async fn guard(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!(
                     "the request was not answered within {}",
-                    humantime::format_duration(timeouts.request)
+                    crate::duration::exact(timeouts.request)
                 ),
             )
             .into_response()

@@ -76,16 +76,16 @@ impl Rate {
         format!(
             "{} {noun} per {}",
             self.requests,
-            humantime::format_duration(self.per)
+            crate::duration::exact(self.per)
         )
     }
 }
 
 fn duration(value: &str, at: &str) -> Result<Duration, LimitsError> {
-    let parsed = humantime::parse_duration(value.trim()).map_err(|e| LimitsError::Duration {
+    let parsed = crate::duration::parse(value).map_err(|e| LimitsError::Duration {
         at: at.to_owned(),
         value: value.to_owned(),
-        reason: e.to_string(),
+        reason: e.reason(),
     })?;
     if parsed.is_zero() {
         return Err(LimitsError::Zero { at: at.to_owned() });
@@ -225,7 +225,7 @@ fn check(bucket: Option<&Bucket>, what: &str, name: &str) -> Result<(), ApiError
         "limit",
         json!({
             "requests": rate.requests,
-            "per": humantime::format_duration(rate.per).to_string(),
+            "per": crate::duration::exact(rate.per).to_string(),
         }),
     )
     .with("retry_after_seconds", json!(seconds))

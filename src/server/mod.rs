@@ -1,5 +1,5 @@
 //! `steward serve`: the HTTP API (`/api/v1`) for CI and chat-ops. Runs it
-//! starts are hosted here by a [`Runner`](crate::runner::Runner) each, with
+//! starts are hosted here by a [`Runner`](crate::host::Runner) each, with
 //! the trigger `api` and the token's name as actor; everything else reads
 //! the run store, so runs of other processes show too.
 
@@ -257,7 +257,7 @@ pub async fn serve(listener: tokio::net::TcpListener, settings: Settings) -> std
     let hosted = state.running.lock().map(|r| r.len()).unwrap_or(0);
     log(&format!(
         "stopping: no new requests; {hosted} run(s) may finish within {}",
-        humantime::format_duration(settings.grace)
+        crate::duration::exact(settings.grace)
     ));
     tokio::select! {
         _ = state.tasks.wait() => {}

@@ -16,11 +16,12 @@ use tokio::sync::oneshot;
 use crate::config::TokenAction;
 use crate::engine::Cancel;
 use crate::events::{EventSink, Fanout, RunEvent, Trigger};
+use crate::host::{self, Finished, Launch, Runner};
 use crate::inputs::{RawInput, resolve_inputs};
+use crate::kind::Decision;
 use crate::plan::Plan;
-use crate::runner::{self, Finished, Launch, Runner};
 use crate::secrets::SecretStore;
-use crate::store::{Decision, Refusal, RunFilter};
+use crate::store::{Refusal, RunFilter};
 
 use super::auth::{Token, authenticate};
 use super::metrics::MetricsSink;
@@ -100,7 +101,7 @@ pub async fn runbooks(State(state): St, headers: HeaderMap) -> Result<Response, 
     let list: Vec<_> = plans
         .iter()
         .filter(|p| token.covers(&p.name))
-        .map(crate::cli::list::describe)
+        .map(Plan::summary)
         .collect();
     Ok(Json(json!({ "runbooks": list })).into_response())
 }
@@ -339,7 +340,7 @@ pub(super) async fn launch_with(
     watchers: Fanout,
 ) -> Result<(String, oneshot::Receiver<Result<Finished, String>>), ApiError> {
     let run_id = uuid::Uuid::now_v7().to_string();
-    let options = runner::Options {
+    let options = host::Options {
         yes: false,
         interactive: false,
         approval_hint: false,

@@ -12,7 +12,8 @@ use std::fmt;
 
 use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
 
-use super::yaml::{Node, NodeValue, ScalarStyle, Span, is_null_text};
+use super::yaml::{Node, NodeValue, ScalarStyle, is_null_text};
+use crate::diagnostic::Span;
 
 /// One deserialization problem, with where it is.
 #[derive(Debug, Clone, PartialEq)]

@@ -26,9 +26,9 @@ pub use sql::SqlSpec;
 pub use step::{ApprovalSpec, RetryOnSpec, RetrySpec, ShellSpec, StepSpec};
 pub use template_file::{ParamSpec, StepTemplateSpec};
 
+use crate::diagnostic::Span;
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use de::{DeError, DeErrorKind};
-use yaml::Span;
 
 /// Parses a runbook file. `None` when nothing usable could be read.
 pub fn parse_runbook(source: &str) -> (Option<RunbookSpec>, Vec<Diagnostic>) {

@@ -11,7 +11,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde::{Serialize, Serializer};
 
 use super::de::{LENIENT, SPAN_FIELDS, SPANNED};
-use super::yaml::Span;
+use crate::diagnostic::Span;
 
 /// A value and where it was written. Compares and hashes by value only.
 #[derive(Debug, Clone)]

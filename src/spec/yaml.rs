@@ -8,36 +8,9 @@
 
 use std::collections::HashMap;
 
+use crate::diagnostic::Span;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
-
-/// A position in a source file: 1-based line, 1-based column (in chars),
-/// and the length of the token in chars (at least 1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub struct Span {
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column, counted in characters.
-    pub col: usize,
-    /// Length of the token in characters; the caret's width.
-    pub len: usize,
-}
-
-impl Span {
-    /// A span at `line:col` covering `len` characters.
-    pub fn new(line: usize, col: usize, len: usize) -> Self {
-        Span {
-            line,
-            col,
-            len: len.max(1),
-        }
-    }
-
-    /// The same position, covering `len` characters from `offset` chars in.
-    pub fn sub(self, offset: usize, len: usize) -> Self {
-        Span::new(self.line, self.col + offset, len)
-    }
-}
 
 /// How a scalar was written, which decides how a plain `true` or `3` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

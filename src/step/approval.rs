@@ -4,12 +4,13 @@
 
 use chrono::{SecondsFormat, Utc};
 
-use super::{Attempt, Execute, Failure, StepContext, human};
-use crate::engine::control::ApprovalWait;
-use crate::engine::retry::FailureClass;
+use crate::duration::human;
 use crate::events::RunEvent;
+use crate::kind::ApprovalWait;
+use crate::kind::Decision;
+use crate::kind::{Attempt, Execute, Failure, StepContext};
+use crate::outcome::FailureClass;
 use crate::plan::ApprovalStep;
-use crate::store::Decision;
 
 impl Execute for ApprovalStep {
     fn describe(&self, ctx: &StepContext<'_>) -> Result<String, String> {
@@ -29,10 +30,10 @@ impl Execute for ApprovalStep {
             (Some(limit), _) => Some(*limit),
             (None, Some(template)) => match ctx.renderer.render(template, ctx.ctx) {
                 Ok(text) if text.trim().is_empty() => None,
-                Ok(text) => match crate::compile::values::parse_duration(&text) {
+                Ok(text) => match crate::duration::parse(&text) {
                     Ok(limit) => Some(limit),
                     Err(e) => {
-                        let e = ctx.redactor.redact(&e).into_owned();
+                        let e = ctx.redactor.redact(&e.to_string()).into_owned();
                         return Attempt::failed(
                             FailureClass::Other,
                             format!("timeout: bad duration: {e}"),

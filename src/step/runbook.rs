@@ -5,10 +5,10 @@
 
 use indexmap::IndexMap;
 
-use super::{Attempt, Execute, Failure, StepContext};
-use crate::engine::control::ChildRun;
-use crate::engine::retry::FailureClass;
 use crate::events::{ParentRun, Status};
+use crate::kind::ChildRun;
+use crate::kind::{Attempt, Execute, Failure, StepContext};
+use crate::outcome::FailureClass;
 use crate::plan::RunbookStep;
 
 impl RunbookStep {

@@ -1,9 +1,10 @@
 //! The `sleep` step kind.
 
-use crate::engine::retry::FailureClass;
+use crate::outcome::FailureClass;
 use crate::plan::SleepStep;
 
-use super::{Attempt, Execute, StepContext, human};
+use crate::duration::human;
+use crate::kind::{Attempt, Execute, StepContext};
 
 impl Execute for SleepStep {
     fn describe(&self, _ctx: &StepContext<'_>) -> Result<String, String> {

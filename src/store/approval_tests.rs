@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
-use super::{Decision, Refusal, RunStore, SqliteStore, StoreSink};
+use super::{Refusal, RunStore, SqliteStore, StoreSink};
 use crate::events::{EventSink, RunEvent, Trigger};
+use crate::kind::Decision;
 
 fn decision(approved: bool, by: &str) -> Decision {
     Decision {

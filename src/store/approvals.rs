@@ -3,7 +3,8 @@
 
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
-use super::{ApprovalRecord, Decision, Refusal};
+use super::{ApprovalRecord, Refusal};
+use crate::kind::Decision;
 
 fn decision_of(row: &Row<'_>, at: usize) -> rusqlite::Result<Option<Decision>> {
     let verdict: Option<String> = row.get(at)?;

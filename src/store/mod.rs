@@ -18,6 +18,7 @@ mod sqlite;
 mod tests;
 mod ticks;
 
+use crate::kind::Decision;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -221,21 +222,6 @@ pub struct ApprovalRecord {
     pub requested_at: String,
     /// The decision, once made.
     pub decision: Option<Decision>,
-}
-
-/// Who approved or rejected an `approval` step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Decision {
-    /// Approved (else rejected).
-    pub approved: bool,
-    /// Who decided.
-    pub by: String,
-    /// Their comment.
-    pub comment: Option<String>,
-    /// How: `terminal`, `cli`, `pre-approved`, `api`, `slack`…
-    pub via: String,
-    /// RFC 3339.
-    pub decided_at: String,
 }
 
 /// Why a decision was not taken.

@@ -4,8 +4,9 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Transaction, params};
 
-use super::{AuditLine, Decision, LOG_LINES_PER_STEP, approvals};
+use super::{AuditLine, LOG_LINES_PER_STEP, approvals};
 use crate::events::{OutputStream, RunEvent, Status};
+use crate::kind::Decision;
 
 /// What can go wrong writing an event.
 #[derive(Debug, thiserror::Error)]

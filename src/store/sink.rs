@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use chrono::Utc;
 
 use super::{AuditLine, RunStore};
-use crate::audit::chain::{ChainHead, format_event};
+use crate::chain::{ChainHead, format_event};
 use crate::events::{EventSink, RunEvent};
 
 /// The most events committed together.
@@ -25,8 +25,8 @@ struct Pending {
     committed: Option<SyncSender<()>>,
 }
 
-/// Records every event of one run in a [`RunStore`]. Fed by the
-/// [`AuditSink`](crate::audit::AuditSink) through [`record`](Self::record),
+/// Records every event of one run in a [`RunStore`]. Fed by the audit
+/// trail's `AuditSink` through [`record`](Self::record),
 /// each event comes with the file trail's audit line. Used as an
 /// [`EventSink`] on its own, it chains the lines itself.
 pub struct StoreSink {

@@ -1,6 +1,7 @@
 //! The embedded run store: one SQLite file (WAL, a busy timeout so that
 //! several processes can share it), its schema migrated on open.
 
+use crate::kind::Decision;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -11,7 +12,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavio
 use super::record;
 use super::schema::{MIGRATIONS, migrate};
 use super::{
-    AuditLine, Decision, Held, Lease, LogLine, Refusal, RunDetail, RunFilter, RunRecord, RunStore,
+    AuditLine, Held, Lease, LogLine, Refusal, RunDetail, RunFilter, RunRecord, RunStore,
     SqliteOptions, StepRecord, StoreError, approvals, locks, ticks,
 };
 use crate::events::RunEvent;

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::schema::MIGRATIONS;
 use super::*;
-use crate::audit::chain::verify;
+use crate::chain::verify;
 use crate::events::{EventSink, OutputStream, Status, Trigger};
 
 fn temp() -> tempfile::TempDir {

@@ -4,11 +4,15 @@
 //! identifier; `| raw` opts out).
 
 mod escape;
+mod render;
+mod value;
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 use serde::{Deserialize, Serialize};
 
 pub use escape::{shell_quote, sql_ident, sql_literal};
+pub use render::{RenderError, Renderer, to_json};
+pub use value::TemplatedValue;
 
 /// Where a rendered template lands, which decides how values are escaped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

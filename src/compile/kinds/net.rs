@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
+use crate::diagnostic::Span;
 use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::plan::Value;
-use crate::spec::yaml::Span;
 use crate::spec::{Scalar, Spanned};
+use crate::template::TemplatedValue as Value;
 use crate::template::{Escape, Template, is_dynamic};
 
 use super::super::scope::{Checker, Scope, StepRef};

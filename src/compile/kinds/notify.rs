@@ -1,10 +1,10 @@
 //! `notify:`
 
+use crate::diagnostic::Span;
 use crate::plan::{
     Channel, EmailChannel, NotifyStep, PagerDutyAction, PagerDutyChannel, SEVERITIES, SmtpTls,
     WebhookChannel,
 };
-use crate::spec::yaml::Span;
 use crate::spec::{EmailSpec, NotifySpec, PagerDutySpec, Scalar, Spanned, WebhookSpec};
 use crate::template::{Template, is_dynamic};
 

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::store::Decision;
+use crate::kind::Decision;
 
 use super::command::Who;
 use super::message::{self, APPROVE, REJECT};

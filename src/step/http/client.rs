@@ -28,7 +28,7 @@ pub struct ClientOptions {
     pub no_redirects: bool,
 }
 
-/// The HTTP clients of one run (a field of [`crate::step::Resources`]).
+/// The HTTP clients of one run (a field of [`crate::kind::Resources`]).
 #[derive(Default)]
 pub struct HttpClients {
     default: OnceLock<Client>,

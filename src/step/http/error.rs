@@ -5,8 +5,8 @@
 use std::error::Error as StdError;
 use std::time::Duration;
 
-use crate::engine::retry::FailureClass;
-use crate::step::human;
+use crate::duration::human;
+use crate::outcome::FailureClass;
 
 /// Why an HTTP request (of an `http` or `notify` step) failed.
 #[derive(Debug, thiserror::Error)]

@@ -12,11 +12,12 @@ use reqwest::{Method, RequestBuilder, Url};
 pub use client::{ClientOptions, HttpClients, pem};
 pub use error::{HttpError, Target};
 
-use crate::engine::retry::FailureClass;
+use crate::outcome::FailureClass;
 use crate::plan::{HttpBody, HttpStep, StatusMatch};
 use crate::template::Template;
 
-use super::{Attempt, Execute, Failure, StepContext, human};
+use crate::duration::human;
+use crate::kind::{Attempt, Execute, Failure, StepContext};
 
 /// How much of a body `result.body` keeps.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -160,7 +161,10 @@ impl HttpStep {
         ctx: &StepContext<'_>,
     ) -> Result<(Answer, Duration, String), HttpError> {
         let rendered = self.render(ctx)?;
-        let client = ctx.resources.http.get(&self.client_options(ctx).await?)?;
+        let client = ctx
+            .resources
+            .get::<HttpClients>()
+            .get(&self.client_options(ctx).await?)?;
         let mut request = client.request(rendered.method, rendered.url.clone());
         for (name, value) in &rendered.headers {
             request = request.header(name.as_str(), value.as_str());

@@ -10,9 +10,9 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use crate::engine::retry::FailureClass;
+use crate::kind::StepContext;
+use crate::outcome::FailureClass;
 use crate::plan::{EmailChannel, SmtpTls};
-use crate::step::StepContext;
 use crate::step::http::{self, HttpError};
 
 use super::{Delivery, Message, NotifyError};

@@ -12,11 +12,11 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::engine::retry::FailureClass;
+use crate::outcome::FailureClass;
 use crate::plan::{Channel, NotifyStep};
 use crate::step::http::{self, HttpError, Target};
 
-use super::{Attempt, Execute, Failure, StepContext};
+use crate::kind::{Attempt, Execute, Failure, StepContext};
 
 /// Bound on one delivery.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -74,8 +74,8 @@ impl NotifyError {
     }
 }
 
-impl From<crate::engine::context::RenderError> for NotifyError {
-    fn from(e: crate::engine::context::RenderError) -> Self {
+impl From<crate::template::RenderError> for NotifyError {
+    fn from(e: crate::template::RenderError) -> Self {
         NotifyError::Http(HttpError::Render(e.to_string()))
     }
 }
@@ -229,7 +229,10 @@ struct Post<'a> {
 impl Post<'_> {
     async fn send(self, ctx: &StepContext<'_>) -> Result<http::Answer, NotifyError> {
         let url = http::parse_url(self.url)?;
-        let client = ctx.resources.http.get(&http::ClientOptions::default())?;
+        let client = ctx
+            .resources
+            .get::<http::HttpClients>()
+            .get(&http::ClientOptions::default())?;
         let bytes =
             serde_json::to_vec(self.body).map_err(|e| NotifyError::Invalid(e.to_string()))?;
         let mut request = client

@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 
+use crate::kind::StepContext;
 use crate::plan::{PagerDutyAction, PagerDutyChannel};
-use crate::step::StepContext;
 use crate::step::http::{self, HttpError};
 
 use super::{Delivery, Message, NotifyError, Post};

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::step::StepContext;
+use crate::kind::StepContext;
 use crate::step::http;
 use crate::template::Template;
 

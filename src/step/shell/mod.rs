@@ -7,11 +7,11 @@ use std::path::PathBuf;
 
 use tokio::sync::mpsc;
 
-use crate::engine::retry::FailureClass;
 use crate::events::{OutputStream, RunEvent};
+use crate::outcome::FailureClass;
 use crate::plan::ShellStep;
 
-use super::{Attempt, Execute, StepContext};
+use crate::kind::{Attempt, Execute, StepContext};
 use process::{Ended, ProcessSpec, Stream};
 
 /// How much of an attempt's output the audit trail keeps.
@@ -137,7 +137,7 @@ impl Execute for ShellStep {
         };
         Attempt {
             result,
-            failure: failure.map(|(class, message)| super::Failure {
+            failure: failure.map(|(class, message)| crate::kind::Failure {
                 class,
                 message: ctx.redactor.redact(&message).into_owned(),
             }),

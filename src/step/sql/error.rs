@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio_postgres::error::{DbError, ErrorPosition};
 
 use super::lex::line_col;
-use crate::engine::retry::FailureClass;
+use crate::outcome::FailureClass;
 
 /// A failed `sql` attempt. No variant ever holds the connection string's
 /// password: targets are shown masked.

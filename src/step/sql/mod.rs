@@ -23,7 +23,7 @@ use crate::events::{OutputStream, RunEvent};
 use crate::plan::{SqlRun, SqlStep};
 use crate::secrets::Redactor;
 
-use super::{Attempt, Execute, StepContext};
+use crate::kind::{Attempt, Execute, StepContext};
 use target::Target;
 
 /// How many rows are shown live (the rest are counted).
@@ -120,7 +120,8 @@ impl Execute for SqlStep {
             Err(e) => return failed(ctx, None, &e),
         };
         let timeout = r.target.connect_timeout(self.connect_timeout);
-        let pools = &ctx.resources.sql;
+        let pools = ctx.resources.get::<SqlPools>();
+        let pools = pools.as_ref();
         let mut conn = match pools.get(&r.key, &r.target, timeout, ctx.cancel).await {
             Ok(conn) => conn,
             Err(e) => return failed(ctx, Some(&r.target), &e),

@@ -1,7 +1,7 @@
 //! Hosting runs: what `steward run`, `steward resume` and child runs share.
 //! A [`Runner`] opens the run's audit trail and store records, holds the
 //! run's lease (so a dead process shows as `interrupted`), and serves the
-//! engine's [`Control`](crate::engine::control::Control) requests:
+//! engine's [`Control`](crate::kind::Control) requests:
 //! concurrency keys, approvals and child runs.
 
 mod control;
@@ -164,9 +164,9 @@ impl Runner {
                 .with(BoxedSink(display)),
             cancel.interrupt.clone(),
         ));
-        let control: Arc<dyn engine::control::Control> = match self.me.upgrade() {
+        let control: Arc<dyn crate::kind::Control> = match self.me.upgrade() {
             Some(me) => me,
-            None => Arc::new(engine::control::Standalone),
+            None => Arc::new(crate::kind::Standalone),
         };
         let request = RunRequest {
             plan,

@@ -1,7 +1,6 @@
-//! What the engine asks of whoever hosts the run: the run store's
-//! concurrency keys and approval decisions, and child runs. The CLI hosts
-//! runs through [`crate::runner::Runner`]; the engine itself knows nothing
-//! of stores, terminals or projects.
+//! What the engine and the step kinds ask of whoever hosts the run: the run
+//! store's concurrency keys and approval decisions, and child runs. The
+//! engine itself knows nothing of stores, terminals or projects.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,7 +10,7 @@ use indexmap::IndexMap;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::{EventSink, ParentRun, Status};
-use crate::store::Decision;
+use serde::Serialize;
 
 /// A boxed future, for the object-safe [`Control`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -63,6 +62,21 @@ pub struct ChildOutcome {
     pub outputs: serde_json::Value,
     /// Why it failed.
     pub error: Option<String>,
+}
+
+/// Who approved or rejected an `approval` step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    /// Approved (else rejected).
+    pub approved: bool,
+    /// Who decided.
+    pub by: String,
+    /// Their comment.
+    pub comment: Option<String>,
+    /// How: `terminal`, `cli`, `pre-approved`, `api`, `slack`…
+    pub via: String,
+    /// RFC 3339.
+    pub decided_at: String,
 }
 
 /// The host of a run.

@@ -21,7 +21,6 @@
 //! always retried, so that `retry` polls until the asserted condition holds.
 
 mod repr;
-mod serde_duration;
 #[cfg(test)]
 mod tests;
 
@@ -31,6 +30,8 @@ use std::time::Duration;
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+
+use crate::outcome::FailureClass;
 
 /// Why a policy is invalid.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -42,7 +43,7 @@ pub enum RetryError {
     #[error("jitter must be true, false or a fraction in (0, 1], not {0}")]
     Jitter(f64),
     /// `max_delay` was below `delay`.
-    #[error("max_delay ({}) is shorter than delay ({})", humantime::format_duration(*max_delay), humantime::format_duration(*delay))]
+    #[error("max_delay ({}) is shorter than delay ({})", crate::duration::exact(*max_delay), crate::duration::exact(*delay))]
     MaxBelowDelay {
         /// The base delay.
         delay: Duration,
@@ -81,23 +82,6 @@ pub enum Jitter {
     Full,
     /// Uniform in `[d(1-x), d(1+x)]`.
     Proportional(f64),
-}
-
-/// What kind of failure an attempt ended with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureClass {
-    /// The attempt timed out.
-    Timeout,
-    /// A process exited with this non-zero code.
-    ExitCode(i32),
-    /// A connection could not be made (refused, DNS, TLS handshake…).
-    Connect,
-    /// An HTTP answer had an unexpected status.
-    HttpStatus(u16),
-    /// An `assert` expression was false.
-    Assert,
-    /// Anything else.
-    Other,
 }
 
 /// An HTTP status pattern: three characters, each a digit or `x`, such as

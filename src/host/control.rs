@@ -11,12 +11,12 @@ use indexmap::IndexMap;
 use tokio_util::sync::CancellationToken;
 
 use super::{Forward, Launch, Runner};
-use crate::engine::control::{ApprovalWait, BoxFuture, ChildOutcome, ChildRun, Control, Guard};
 use crate::engine::{Cancel, RunReport};
 use crate::events::{EventSink, RunEvent};
 use crate::inputs::{RawInput, resolve_inputs};
+use crate::kind::{ApprovalWait, BoxFuture, ChildOutcome, ChildRun, Control, Decision, Guard};
 use crate::secrets::SecretStore;
-use crate::store::{Decision, RunStore};
+use crate::store::RunStore;
 
 /// How often the store is asked whether a key is free or a decision made.
 const POLL: Duration = Duration::from_millis(200);
@@ -161,7 +161,7 @@ impl Control for Runner {
             };
             let finished = self.launch(launch, cancel).await?;
             for problem in &finished.problems {
-                crate::cli::print_error(problem, None);
+                say_problem(problem);
             }
             let RunReport {
                 status,
@@ -289,7 +289,7 @@ fn ask(store: Arc<dyn RunStore>, run_id: &str, step: &str, message: &str, me: St
                 Ok(Err(refusal)) => {
                     let _ = writeln!(anstream::stderr(), "{refusal}");
                 }
-                Err(e) => crate::cli::print_error(&e.to_string(), None),
+                Err(e) => say_problem(&e.to_string()),
             }
         });
     if spawned.is_err() {
@@ -298,6 +298,12 @@ fn ask(store: Arc<dyn RunStore>, run_id: &str, step: &str, message: &str, me: St
             "can't ask at this terminal; use steward approve"
         );
     }
+}
+
+/// A problem that does not stop the run, said on stderr.
+fn say_problem(message: &str) {
+    let line = crate::diagnostic::Diagnostic::whole_file(message).headline();
+    let _ = write!(anstream::stderr().lock(), "{line}");
 }
 
 #[cfg(test)]

@@ -4,10 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{
-    Backoff, Jitter, RetryCondition, RetryError, RetryOn, RetryPolicy, StatusPattern,
-    serde_duration,
-};
+use super::{Backoff, Jitter, RetryCondition, RetryError, RetryOn, RetryPolicy, StatusPattern};
 
 impl Serialize for StatusPattern {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -86,11 +83,11 @@ impl<'de> Deserialize<'de> for RetryOn {
 #[serde(default, deny_unknown_fields)]
 pub(super) struct RawPolicy {
     attempts: u32,
-    #[serde(with = "serde_duration")]
+    #[serde(with = "crate::duration::text")]
     delay: Duration,
     backoff: Backoff,
     #[serde(
-        with = "serde_duration::option",
+        with = "crate::duration::text::option",
         skip_serializing_if = "Option::is_none"
     )]
     max_delay: Option<Duration>,
@@ -98,7 +95,7 @@ pub(super) struct RawPolicy {
     #[serde(skip_serializing_if = "is_any")]
     on: RetryOn,
     #[serde(
-        with = "serde_duration::option",
+        with = "crate::duration::text::option",
         skip_serializing_if = "Option::is_none"
     )]
     deadline: Option<Duration>,

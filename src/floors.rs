@@ -1,0 +1,192 @@
+//! Keeps the floor plan of `lib.rs`: reads every file under `src/` and fails
+//! on an import that goes up a floor, a cycle between top-level modules, or
+//! a top-level module without a floor.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Each top-level module and its floor, from the bottom up.
+const FLOORS: &[(&str, u8)] = &[
+    ("diagnostic", 1),
+    ("duration", 1),
+    ("events", 1),
+    ("outcome", 1),
+    ("retry", 1),
+    ("secrets", 1),
+    ("template", 1),
+    ("chain", 1),
+    ("config", 1),
+    ("schedule", 1),
+    ("trigger", 1),
+    ("webhook", 1),
+    ("spec", 2),
+    ("kind", 3),
+    ("plan", 4),
+    ("compile", 5),
+    ("engine", 5),
+    ("inputs", 5),
+    ("step", 5),
+    ("audit", 6),
+    ("store", 6),
+    ("render", 6),
+    ("project", 6),
+    ("host", 7),
+    ("server", 8),
+    ("cli", 8),
+];
+
+/// Files that are not part of any floor.
+const OUTSIDE: &[&str] = &["lib", "main", "floors"];
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read src/") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The code of a file without its comments (doc links may point anywhere).
+fn code(text: &str) -> String {
+    text.lines()
+        .map(|line| match line.find("//") {
+            Some(at) if !line[..at].contains('"') => &line[..at],
+            _ => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The top-level modules a file's code names through `crate::`.
+fn imports(code: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut rest = code;
+    while let Some(at) = rest.find("crate::") {
+        rest = &rest[at + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let end = group.find('}').unwrap_or(group.len());
+            for item in group[..end].split(',') {
+                let name: String = item
+                    .trim()
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                found.insert(name);
+            }
+        } else {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            found.insert(name);
+        }
+    }
+    found.retain(|name| !name.is_empty() && name != "self");
+    found
+}
+
+/// `module -> modules it imports`, for every top-level module of `src/`.
+fn graph() -> BTreeMap<String, BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in files {
+        let relative = file.strip_prefix(&src).expect("under src/");
+        let first = relative.components().next().expect("a component");
+        let module = Path::new(first.as_os_str())
+            .file_stem()
+            .expect("a name")
+            .to_string_lossy()
+            .into_owned();
+        if OUTSIDE.contains(&module.as_str()) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("read a source file");
+        let targets = edges.entry(module.clone()).or_default();
+        targets.extend(imports(&code(&text)).into_iter().filter(|t| *t != module));
+    }
+    edges
+}
+
+fn floor(module: &str) -> Option<u8> {
+    FLOORS.iter().find(|(m, _)| *m == module).map(|(_, f)| *f)
+}
+
+#[test]
+fn every_top_level_module_has_a_floor() {
+    let unplaced: Vec<_> = graph().into_keys().filter(|m| floor(m).is_none()).collect();
+    assert!(
+        unplaced.is_empty(),
+        "give these modules a floor in src/floors.rs and lib.rs: {unplaced:?}"
+    );
+}
+
+#[test]
+fn no_import_goes_up_a_floor() {
+    let mut upward = Vec::new();
+    for (from, targets) in graph() {
+        for to in targets {
+            if let (Some(a), Some(b)) = (floor(&from), floor(&to))
+                && b > a
+            {
+                upward.push(format!("{from} (floor {a}) imports {to} (floor {b})"));
+            }
+        }
+    }
+    assert!(
+        upward.is_empty(),
+        "imports going up:\n{}",
+        upward.join("\n")
+    );
+}
+
+#[test]
+fn no_cycle_between_top_level_modules() {
+    let edges = graph();
+    // Depth-first search for a back edge, reporting the cycle it closes.
+    fn visit(
+        node: &str,
+        edges: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|p| p == node) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(node.to_owned());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_owned());
+        for next in edges.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, edges, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_owned());
+        None
+    }
+    let mut done = BTreeSet::new();
+    for node in edges.keys() {
+        if let Some(cycle) = visit(node, &edges, &mut Vec::new(), &mut done) {
+            panic!("modules import each other: {}", cycle.join(" → "));
+        }
+    }
+}
+
+#[test]
+fn the_reader_sees_grouped_and_plain_imports() {
+    let text =
+        "use crate::plan::Plan;\nuse crate::{kind::X, events};\n// crate::cli in a comment\n";
+    let found = imports(&code(text));
+    assert_eq!(
+        found.into_iter().collect::<Vec<_>>(),
+        ["events", "kind", "plan"]
+    );
+}

@@ -1,0 +1,98 @@
+//! The step-kind contract: what a kind gets to run one attempt
+//! ([`StepContext`]), what it reports ([`Attempt`]), the trait it implements
+//! ([`Execute`]), and what it may ask of the run's host ([`Control`]) and of
+//! the run's shared resources ([`Resources`]).
+
+mod control;
+mod resources;
+
+pub use control::{
+    ApprovalWait, BoxFuture, ChildOutcome, ChildRun, Control, Decision, Guard, Standalone,
+};
+pub use resources::Resources;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::events::EventSink;
+use crate::outcome::FailureClass;
+use crate::secrets::Redactor;
+use crate::template::Renderer;
+
+/// Everything a step kind gets to run one attempt.
+pub struct StepContext<'a> {
+    /// The run's id.
+    pub run_id: &'a str,
+    /// The step's id.
+    pub step_id: &'a str,
+    /// Renders the step's templates.
+    pub renderer: &'a Renderer,
+    /// The template context of this attempt.
+    pub ctx: &'a minijinja::Value,
+    /// The folder steps run in (the project).
+    pub workdir: &'a Path,
+    /// The run-level environment (`env:` of the runbook), rendered.
+    pub env: &'a [(String, String)],
+    /// Cancelled on Ctrl-C, on the run's timeout or the attempt's.
+    pub cancel: &'a CancellationToken,
+    /// Where live output goes.
+    pub events: &'a Arc<dyn EventSink>,
+    /// Masks secret values.
+    pub redactor: &'a Redactor,
+    /// Connection pools and other per-run resources.
+    pub resources: &'a Resources,
+    /// The run's host (approvals, child runs).
+    pub control: &'a dyn Control,
+    /// Fires when everything must stop, cleanup included.
+    pub stop_all: &'a CancellationToken,
+    /// Fires when the run is interrupted: a child run is interrupted with it.
+    pub interrupt: &'a CancellationToken,
+}
+
+/// How an attempt went, as a step kind reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    /// The step's `result`.
+    pub result: serde_json::Value,
+    /// Why it failed, when it did.
+    pub failure: Option<Failure>,
+    /// A shell step's exit code.
+    pub exit_code: Option<i32>,
+    /// The tail of its output, for the audit trail.
+    pub output: Option<String>,
+}
+
+/// A failed attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// Which kind of failure (decides retries).
+    pub class: FailureClass,
+    /// What happened, for the operator.
+    pub message: String,
+}
+
+impl Attempt {
+    /// A failed attempt with no result.
+    pub fn failed(class: FailureClass, message: impl Into<String>) -> Self {
+        Attempt {
+            result: serde_json::Value::Null,
+            failure: Some(Failure {
+                class,
+                message: message.into(),
+            }),
+            exit_code: None,
+            output: None,
+        }
+    }
+}
+
+/// One step kind.
+pub trait Execute {
+    /// What the attempt will do, rendered, for `--dry-run` and the audit trail.
+    fn describe(&self, ctx: &StepContext<'_>) -> Result<String, String>;
+
+    /// Runs one attempt; stops promptly when `ctx.cancel` fires.
+    fn execute(&self, ctx: &StepContext<'_>) -> impl Future<Output = Attempt> + Send;
+}
