@@ -306,3 +306,6 @@ impl<T: EventSink> EventSink for std::sync::Arc<T> {
         (**self).emit(event);
     }
 }
+
+#[cfg(test)]
+mod tests;

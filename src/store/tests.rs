@@ -435,3 +435,189 @@ fn upgrades_a_second_schema_store_with_its_runs() {
         Some(tick.timestamp_millis())
     );
 }
+
+/// `show --output json`, `history --output json` and the API print these
+/// records: pinned byte for byte.
+#[test]
+fn records_serialise_as_show_and_history_print_them() {
+    let dir = temp();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("s.db")).unwrap());
+    let sink = StoreSink::new(store.clone(), "r1");
+    let mut start = started("r1", "deploy", "2026-01-01T00:00:00Z");
+    if let RunEvent::RunStarted { parent, .. } = &mut start {
+        *parent = Some(crate::events::ParentRun {
+            run_id: "r0".into(),
+            step: "sub".into(),
+        });
+    }
+    sink.emit(&start);
+    let attempt = |step: &str| RunEvent::AttemptStarted {
+        step: step.into(),
+        attempt: 1,
+        item: None,
+        detail: "echo".into(),
+    };
+    sink.emit(&attempt("one"));
+    sink.emit(&RunEvent::AttemptFinished {
+        step: "one".into(),
+        attempt: 1,
+        item: None,
+        status: Status::Succeeded,
+        exit_code: Some(0),
+        duration_ms: 3,
+        error: None,
+        retry_in_ms: None,
+        output: Some("hi".into()),
+    });
+    sink.emit(&RunEvent::StepFinished {
+        step: "one".into(),
+        status: Status::Succeeded,
+        attempts: 1,
+        duration_ms: 3,
+        error: None,
+        outputs: Some(json!({"x": "y"})),
+        result: json!({"stdout": "hi\n"}),
+    });
+    sink.emit(&RunEvent::StepFinished {
+        step: "two".into(),
+        status: Status::Skipped,
+        attempts: 0,
+        duration_ms: 0,
+        error: Some("`when: false` is false".into()),
+        outputs: None,
+        result: serde_json::Value::Null,
+    });
+    sink.emit(&RunEvent::StepFinished {
+        step: "bad".into(),
+        status: Status::Failed,
+        attempts: 2,
+        duration_ms: 9,
+        error: Some("exit code 1".into()),
+        outputs: None,
+        result: json!({"exit_code": 1}),
+    });
+    sink.emit(&attempt("three"));
+    sink.emit(&attempt("gate"));
+    sink.emit(&RunEvent::ApprovalRequested {
+        step: "gate".into(),
+        message: "ship?".into(),
+        approvers: vec![],
+    });
+    // `approval_requested` is committed before `emit` returns.
+    let _lease = store.claim_run("r1").unwrap().unwrap();
+    let mut live = store.get_run("r1").unwrap().unwrap();
+    live.approvals[0].requested_at = "T".into();
+    assert_eq!(
+        serde_json::to_string_pretty(&live).unwrap(),
+        r#"{
+  "id": "r1",
+  "runbook": "deploy",
+  "status": "waiting",
+  "trigger_kind": "cli",
+  "actor": "ann",
+  "origin": null,
+  "source_path": "runbooks/x.yaml",
+  "source_sha256": "ab",
+  "inputs": {
+    "target": "prod"
+  },
+  "started_at": "2026-01-01T00:00:00Z",
+  "finished_at": null,
+  "duration_ms": null,
+  "outputs": null,
+  "error": null,
+  "parent_run_id": "r0",
+  "parent_step": "sub",
+  "steps": [
+    {
+      "step": "one",
+      "status": "succeeded",
+      "attempts": 1,
+      "duration_ms": 3,
+      "result": {
+        "stdout": "hi\n"
+      },
+      "attempt": {
+        "event": "attempt_finished",
+        "step": "one",
+        "attempt": 1,
+        "status": "succeeded",
+        "exit_code": 0,
+        "duration_ms": 3,
+        "output": "hi"
+      },
+      "outputs": {
+        "x": "y"
+      },
+      "error": null
+    },
+    {
+      "step": "two",
+      "status": "skipped",
+      "attempts": 0,
+      "duration_ms": 0,
+      "result": null,
+      "attempt": null,
+      "outputs": null,
+      "error": "`when: false` is false"
+    },
+    {
+      "step": "bad",
+      "status": "failed",
+      "attempts": 2,
+      "duration_ms": 9,
+      "result": {
+        "exit_code": 1
+      },
+      "attempt": null,
+      "outputs": null,
+      "error": "exit code 1"
+    },
+    {
+      "step": "three",
+      "status": "running",
+      "attempts": 1,
+      "duration_ms": null,
+      "result": null,
+      "attempt": null,
+      "outputs": null,
+      "error": null
+    },
+    {
+      "step": "gate",
+      "status": "waiting",
+      "attempts": 1,
+      "duration_ms": null,
+      "result": null,
+      "attempt": null,
+      "outputs": null,
+      "error": null
+    }
+  ],
+  "approvals": [
+    {
+      "step": "gate",
+      "message": "ship?",
+      "approvers": [],
+      "requested_at": "T",
+      "decision": null
+    }
+  ],
+  "children": []
+}"#
+    );
+
+    sink.emit(&RunEvent::RunFinished {
+        status: Status::Failed,
+        duration_ms: 20,
+        outputs: json!({}),
+        error: Some("step `bad` failed: exit code 1".into()),
+    });
+    assert_eq!(sink.error(), None);
+    let mut runs = store.list_runs(&RunFilter::default()).unwrap();
+    runs[0].finished_at = Some("T".into());
+    assert_eq!(
+        serde_json::to_string(&runs).unwrap(),
+        r#"[{"id":"r1","runbook":"deploy","status":"failed","trigger_kind":"cli","actor":"ann","origin":null,"source_path":"runbooks/x.yaml","source_sha256":"ab","inputs":{"target":"prod"},"started_at":"2026-01-01T00:00:00Z","finished_at":"T","duration_ms":20,"outputs":{},"error":"step `bad` failed: exit code 1","parent_run_id":"r0","parent_step":"sub"}]"#
+    );
+}
