@@ -5,7 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Transaction, params};
 
 use super::{AuditLine, LOG_LINES_PER_STEP, approvals};
-use crate::events::{OutputStream, RunEvent, Status};
+use crate::events::{OutputStream, ParentRun, RunEvent, Status, Trigger};
 use crate::kind::Decision;
 
 /// What can go wrong writing an event.
@@ -25,33 +25,6 @@ fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-/// Keeps the last `LOG_LINES_PER_STEP` log lines of a step.
-fn trim_logs(tx: &Transaction<'_>, run_id: &str, step: &str) -> rusqlite::Result<usize> {
-    tx.prepare_cached(
-        "DELETE FROM logs WHERE run_id = ?1 AND step_id = ?2 AND id <= \
-         (SELECT id FROM logs WHERE run_id = ?1 AND step_id = ?2 \
-          ORDER BY id DESC LIMIT 1 OFFSET ?3)",
-    )?
-    .execute(params![run_id, step, int(LOG_LINES_PER_STEP as u64)])
-}
-
-fn set_run_status(tx: &Transaction<'_>, run_id: &str, status: &str) -> rusqlite::Result<()> {
-    tx.prepare_cached("UPDATE runs SET status = ?2 WHERE id = ?1")?
-        .execute(params![run_id, status])?;
-    Ok(())
-}
-
-fn set_step_status(
-    tx: &Transaction<'_>,
-    run_id: &str,
-    step: &str,
-    status: &str,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached("UPDATE steps SET status = ?3 WHERE run_id = ?1 AND step_id = ?2")?
-        .execute(params![run_id, step, status])?;
-    Ok(())
-}
-
 /// Writes one event and its audit line.
 pub(super) fn apply(
     tx: &Transaction<'_>,
@@ -59,6 +32,7 @@ pub(super) fn apply(
     event: &RunEvent,
     audit: Option<&AuditLine>,
 ) -> Result<(), Error> {
+    let run = Run { tx, id: run_id };
     match event {
         RunEvent::RunStarted {
             runbook,
@@ -69,48 +43,23 @@ pub(super) fn apply(
             started_at,
             parent,
             ..
-        } => {
-            let started_ms = DateTime::parse_from_rfc3339(started_at)
-                .map_or_else(|_| Utc::now().timestamp_millis(), |t| t.timestamp_millis());
-            tx.prepare_cached(
-                "INSERT INTO runs (id, runbook, status, trigger_kind, actor, origin, \
-                 source_path, source_sha256, inputs_json, started_at, started_ms, \
-                 parent_run_id, parent_step) \
-                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            )?
-            .execute(params![
-                run_id,
-                runbook,
-                trigger.kind,
-                trigger.actor,
-                trigger.origin,
-                source_path,
-                source_sha256,
-                serde_json::to_string(inputs)?,
-                started_at,
-                started_ms,
-                parent.as_ref().map(|p| &p.run_id),
-                parent.as_ref().map(|p| &p.step),
-            ])?;
-        }
-        RunEvent::RunResumed { .. } => {
-            tx.prepare_cached(
-                "UPDATE runs SET status = 'running', finished_at = NULL, duration_ms = NULL, \
-                 error = NULL WHERE id = ?1",
-            )?
-            .execute([run_id])?;
-        }
-        RunEvent::ConcurrencyWaiting { .. } => set_run_status(tx, run_id, "waiting")?,
-        RunEvent::ConcurrencyAcquired { .. } => set_run_status(tx, run_id, "running")?,
+        } => run.started(&NewRun {
+            runbook,
+            source_path,
+            source_sha256,
+            inputs,
+            trigger,
+            started_at,
+            parent: parent.as_ref(),
+        })?,
+        RunEvent::RunResumed { .. } => run.resumed()?,
+        RunEvent::ConcurrencyWaiting { .. } => run.set_status("waiting")?,
+        RunEvent::ConcurrencyAcquired { .. } => run.set_status("running")?,
         RunEvent::ApprovalRequested {
             step,
             message,
             approvers,
-        } => {
-            approvals::request(tx, run_id, step, message, approvers, &now())?;
-            set_step_status(tx, run_id, step, "waiting")?;
-            set_run_status(tx, run_id, "waiting")?;
-        }
+        } => run.approval_requested(step, message, approvers)?,
         RunEvent::ApprovalDecided {
             step,
             approved,
@@ -118,50 +67,19 @@ pub(super) fn apply(
             comment,
             via,
             decided_at,
-        } => {
-            let decision = Decision {
+        } => run.approval_decided(
+            step,
+            &Decision {
                 approved: *approved,
                 by: by.clone(),
                 comment: comment.clone(),
                 via: via.clone(),
                 decided_at: decided_at.clone(),
-            };
-            approvals::consume(tx, run_id, step, &decision)?;
-            set_step_status(tx, run_id, step, "running")?;
-            if !approvals::any_pending(tx, run_id)? {
-                set_run_status(tx, run_id, "running")?;
-            }
-        }
-        RunEvent::AttemptStarted { step, attempt, .. } => {
-            tx.prepare_cached(
-                "INSERT INTO steps (run_id, step_id, ord, status, attempts) VALUES \
-                 (?1, ?2, (SELECT COALESCE(MAX(ord), 0) + 1 FROM steps WHERE run_id = ?1), \
-                 'running', ?3) ON CONFLICT (run_id, step_id) DO UPDATE SET \
-                 status = 'running', attempts = MAX(attempts, excluded.attempts)",
-            )?
-            .execute(params![run_id, step, attempt])?;
-        }
-        RunEvent::Output { step, stream, line } => {
-            let stream = match stream {
-                OutputStream::Stdout => "stdout",
-                OutputStream::Stderr => "stderr",
-            };
-            tx.prepare_cached(
-                "INSERT INTO logs (run_id, step_id, stream, line) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![run_id, step, stream, line])?;
-            // Trim to the last lines now and then (and when the step ends),
-            // not on every line.
-            if tx.last_insert_rowid() % 256 == 0 {
-                trim_logs(tx, run_id, step)?;
-            }
-        }
-        RunEvent::AttemptFinished { step, .. } => {
-            tx.prepare_cached(
-                "UPDATE steps SET attempt_json = ?3 WHERE run_id = ?1 AND step_id = ?2",
-            )?
-            .execute(params![run_id, step, serde_json::to_string(event)?])?;
-        }
+            },
+        )?,
+        RunEvent::AttemptStarted { step, attempt, .. } => run.attempt_started(step, *attempt)?,
+        RunEvent::Output { step, stream, line } => run.output(step, *stream, line)?,
+        RunEvent::AttemptFinished { step, .. } => run.attempt_finished(step, event)?,
         RunEvent::StepFinished {
             step,
             status,
@@ -170,12 +88,188 @@ pub(super) fn apply(
             error,
             outputs,
             result,
-        } => {
-            let outputs = outputs.as_ref().map(serde_json::to_string).transpose()?;
-            let result = (!result.is_null())
-                .then(|| serde_json::to_string(result))
-                .transpose()?;
-            tx.prepare_cached(
+        } => run.step_finished(
+            step,
+            &StepRow {
+                status: status.as_str(),
+                attempts: *attempts,
+                duration_ms: *duration_ms,
+                error: error.as_deref(),
+                outputs: outputs.as_ref(),
+                result,
+            },
+        )?,
+        RunEvent::Phase { .. } => {}
+        RunEvent::RunFinished {
+            status,
+            duration_ms,
+            outputs,
+            error,
+        } => run.finished(*status, *duration_ms, outputs, error.as_deref())?,
+    }
+    if let Some(audit) = audit {
+        run.audit_line(audit)?;
+    }
+    Ok(())
+}
+
+/// The columns a run starts with.
+struct NewRun<'a> {
+    runbook: &'a str,
+    source_path: &'a str,
+    source_sha256: &'a str,
+    inputs: &'a serde_json::Value,
+    trigger: &'a Trigger,
+    started_at: &'a str,
+    parent: Option<&'a ParentRun>,
+}
+
+/// A step's final columns.
+struct StepRow<'a> {
+    status: &'a str,
+    attempts: u32,
+    duration_ms: u64,
+    error: Option<&'a str>,
+    outputs: Option<&'a serde_json::Value>,
+    result: &'a serde_json::Value,
+}
+
+/// One run's rows, written inside the caller's transaction: one method per
+/// kind of event.
+struct Run<'a> {
+    tx: &'a Transaction<'a>,
+    id: &'a str,
+}
+
+impl Run<'_> {
+    /// `run_started`: the run's row, `running`.
+    fn started(&self, new: &NewRun<'_>) -> Result<(), Error> {
+        let started_ms = DateTime::parse_from_rfc3339(new.started_at)
+            .map_or_else(|_| Utc::now().timestamp_millis(), |t| t.timestamp_millis());
+        self.tx
+            .prepare_cached(
+                "INSERT INTO runs (id, runbook, status, trigger_kind, actor, origin, \
+                 source_path, source_sha256, inputs_json, started_at, started_ms, \
+                 parent_run_id, parent_step) \
+                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?
+            .execute(params![
+                self.id,
+                new.runbook,
+                new.trigger.kind,
+                new.trigger.actor,
+                new.trigger.origin,
+                new.source_path,
+                new.source_sha256,
+                serde_json::to_string(new.inputs)?,
+                new.started_at,
+                started_ms,
+                new.parent.map(|p| &p.run_id),
+                new.parent.map(|p| &p.step),
+            ])?;
+        Ok(())
+    }
+
+    /// `run_resumed`: `running` again, its end forgotten.
+    fn resumed(&self) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached(
+                "UPDATE runs SET status = 'running', finished_at = NULL, duration_ms = NULL, \
+                 error = NULL WHERE id = ?1",
+            )?
+            .execute([self.id])?;
+        Ok(())
+    }
+
+    fn set_status(&self, status: &str) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached("UPDATE runs SET status = ?2 WHERE id = ?1")?
+            .execute(params![self.id, status])?;
+        Ok(())
+    }
+
+    fn set_step_status(&self, step: &str, status: &str) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached("UPDATE steps SET status = ?3 WHERE run_id = ?1 AND step_id = ?2")?
+            .execute(params![self.id, step, status])?;
+        Ok(())
+    }
+
+    /// `approval_requested`: the request's row; the step and the run wait.
+    fn approval_requested(
+        &self,
+        step: &str,
+        message: &str,
+        approvers: &[String],
+    ) -> rusqlite::Result<()> {
+        approvals::request(self.tx, self.id, step, message, approvers, &now())?;
+        self.set_step_status(step, "waiting")?;
+        self.set_status("waiting")
+    }
+
+    /// `approval_decided`: the decision is consumed; the step runs again,
+    /// and the run once no other approval waits.
+    fn approval_decided(&self, step: &str, decision: &Decision) -> rusqlite::Result<()> {
+        approvals::consume(self.tx, self.id, step, decision)?;
+        self.set_step_status(step, "running")?;
+        if !approvals::any_pending(self.tx, self.id)? {
+            self.set_status("running")?;
+        }
+        Ok(())
+    }
+
+    /// `attempt_started`: the step's row, `running`, created at its first
+    /// attempt (its `ord` is the order steps started in).
+    fn attempt_started(&self, step: &str, attempt: u32) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO steps (run_id, step_id, ord, status, attempts) VALUES \
+                 (?1, ?2, (SELECT COALESCE(MAX(ord), 0) + 1 FROM steps WHERE run_id = ?1), \
+                 'running', ?3) ON CONFLICT (run_id, step_id) DO UPDATE SET \
+                 status = 'running', attempts = MAX(attempts, excluded.attempts)",
+            )?
+            .execute(params![self.id, step, attempt])?;
+        Ok(())
+    }
+
+    /// `output`: one log line.
+    fn output(&self, step: &str, stream: OutputStream, line: &str) -> rusqlite::Result<()> {
+        let stream = match stream {
+            OutputStream::Stdout => "stdout",
+            OutputStream::Stderr => "stderr",
+        };
+        self.tx
+            .prepare_cached(
+                "INSERT INTO logs (run_id, step_id, stream, line) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![self.id, step, stream, line])?;
+        // Trim to the last lines now and then (and when the step ends),
+        // not on every line.
+        if self.tx.last_insert_rowid() % 256 == 0 {
+            self.trim_logs(step)?;
+        }
+        Ok(())
+    }
+
+    /// `attempt_finished`: kept whole, as the step's last attempt.
+    fn attempt_finished(&self, step: &str, event: &RunEvent) -> Result<(), Error> {
+        self.tx
+            .prepare_cached(
+                "UPDATE steps SET attempt_json = ?3 WHERE run_id = ?1 AND step_id = ?2",
+            )?
+            .execute(params![self.id, step, serde_json::to_string(event)?])?;
+        Ok(())
+    }
+
+    /// `step_finished`: the step's final record (a skipped step's row is
+    /// created here), its logs trimmed.
+    fn step_finished(&self, step: &str, row: &StepRow<'_>) -> Result<(), Error> {
+        let outputs = row.outputs.map(serde_json::to_string).transpose()?;
+        let result = (!row.result.is_null())
+            .then(|| serde_json::to_string(row.result))
+            .transpose()?;
+        self.tx
+            .prepare_cached(
                 "INSERT INTO steps (run_id, step_id, ord, status, attempts, duration_ms, \
                  outputs_json, error, result_json) VALUES (?1, ?2, \
                  (SELECT COALESCE(MAX(ord), 0) + 1 FROM steps WHERE run_id = ?1), \
@@ -185,51 +279,68 @@ pub(super) fn apply(
                  error = excluded.error, result_json = excluded.result_json",
             )?
             .execute(params![
-                run_id,
+                self.id,
                 step,
-                status.as_str(),
-                attempts,
-                int(*duration_ms),
+                row.status,
+                row.attempts,
+                int(row.duration_ms),
                 outputs,
-                error,
+                row.error,
                 result
             ])?;
-            trim_logs(tx, run_id, step)?;
-        }
-        RunEvent::Phase { .. } => {}
-        RunEvent::RunFinished {
-            status,
-            duration_ms,
-            outputs,
-            error,
-        } => {
-            // A run that stops without a verdict (its process is going away
-            // mid-run) stays resumable.
-            let status = match status {
-                Status::Interrupted => "running",
-                other => other.as_str(),
-            };
-            tx.prepare_cached(
+        self.trim_logs(step)?;
+        Ok(())
+    }
+
+    /// `run_finished`: the run's end. A run that stops without a verdict
+    /// (its process is going away mid-run) stays resumable.
+    fn finished(
+        &self,
+        status: Status,
+        duration_ms: u64,
+        outputs: &serde_json::Value,
+        error: Option<&str>,
+    ) -> Result<(), Error> {
+        let status = match status {
+            Status::Interrupted => "running",
+            other => other.as_str(),
+        };
+        self.tx
+            .prepare_cached(
                 "UPDATE runs SET status = ?2, finished_at = ?3, duration_ms = ?4, \
                  outputs_json = ?5, error = ?6 WHERE id = ?1",
             )?
             .execute(params![
-                run_id,
+                self.id,
                 status,
                 now(),
-                int(*duration_ms),
+                int(duration_ms),
                 serde_json::to_string(outputs)?,
                 error
             ])?;
-        }
+        Ok(())
     }
-    if let Some(audit) = audit {
-        tx.prepare_cached("INSERT INTO events (run_id, seq, line) VALUES (?1, ?2, ?3)")?
+
+    /// The event's line of the audit chain.
+    fn audit_line(&self, audit: &AuditLine) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached("INSERT INTO events (run_id, seq, line) VALUES (?1, ?2, ?3)")?
             .execute(params![
-                run_id,
+                self.id,
                 int(audit.seq),
                 audit.line.trim_end_matches('\n')
             ])?;
+        Ok(())
     }
-    Ok(())
+
+    /// Keeps the last `LOG_LINES_PER_STEP` log lines of a step.
+    fn trim_logs(&self, step: &str) -> rusqlite::Result<usize> {
+        self.tx
+            .prepare_cached(
+                "DELETE FROM logs WHERE run_id = ?1 AND step_id = ?2 AND id <= \
+                 (SELECT id FROM logs WHERE run_id = ?1 AND step_id = ?2 \
+                  ORDER BY id DESC LIMIT 1 OFFSET ?3)",
+            )?
+            .execute(params![self.id, step, int(LOG_LINES_PER_STEP as u64)])
+    }
 }
