@@ -6,58 +6,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-/// How a run or step ended, or where it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Not started.
-    Pending,
-    /// Running.
-    Running,
-    /// Done, well.
-    Succeeded,
-    /// Done, badly.
-    Failed,
-    /// Not run (a false `when`, or a failure upstream).
-    Skipped,
-    /// Stopped by Ctrl-C, SIGTERM or a cancel request.
-    Cancelled,
-    /// Stopped because the run's `timeout` passed.
-    TimedOut,
-    /// Waiting for an approval or a concurrency key.
-    Waiting,
-    /// Its process died (`kill -9`, a crash, a reboot): `steward resume`
-    /// continues it.
-    Interrupted,
-}
-
-impl Status {
-    /// Whether this is an end state.
-    pub fn is_terminal(self) -> bool {
-        !matches!(self, Status::Pending | Status::Running | Status::Waiting)
-    }
-
-    /// The name as written in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pending => "pending",
-            Status::Running => "running",
-            Status::Succeeded => "succeeded",
-            Status::Failed => "failed",
-            Status::Skipped => "skipped",
-            Status::Cancelled => "cancelled",
-            Status::TimedOut => "timed_out",
-            Status::Waiting => "waiting",
-            Status::Interrupted => "interrupted",
-        }
-    }
-}
-
-impl std::fmt::Display for Status {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::outcome::{RunOutcome, StepOutcome, StepStatus};
 
 /// What started a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -194,7 +143,7 @@ pub enum RunEvent {
         #[serde(skip_serializing_if = "Option::is_none")]
         item: Option<usize>,
         /// `succeeded`, `failed`, `cancelled`.
-        status: Status,
+        status: StepStatus,
         /// Exit code of a shell step.
         #[serde(skip_serializing_if = "Option::is_none")]
         exit_code: Option<i32>,
@@ -214,24 +163,11 @@ pub enum RunEvent {
     StepFinished {
         /// Step id.
         step: String,
-        /// Its final status.
-        status: Status,
-        /// Attempts made.
-        attempts: u32,
-        /// Total time.
-        duration_ms: u64,
-        /// Why it failed or was skipped.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        error: Option<String>,
-        /// Its outputs.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        outputs: Option<serde_json::Value>,
-        /// Its `result` (redacted, bounded by its kind), kept in the run
-        /// store so that a resumed run can read `steps.<id>.result`. Not in
-        /// the audit trail: it can be large (a shell step keeps up to 1 MiB
-        /// of output), and `attempt_finished` has its bounded tail.
-        #[serde(skip)]
-        result: serde_json::Value,
+        /// How it ended. Its `result` and skip reason are not in the audit
+        /// trail (see [`StepOutcome`]); the run store keeps them, so that a
+        /// resumed run can read `steps.<id>.result`.
+        #[serde(flatten)]
+        outcome: StepOutcome,
     },
     /// The run moved to its failure handling or its `finally` steps.
     Phase {
@@ -239,17 +175,7 @@ pub enum RunEvent {
         phase: String,
     },
     /// The run ended.
-    RunFinished {
-        /// Final status.
-        status: Status,
-        /// Total time.
-        duration_ms: u64,
-        /// The run's outputs.
-        outputs: serde_json::Value,
-        /// Why it failed.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        error: Option<String>,
-    },
+    RunFinished(RunOutcome),
 }
 
 /// A consumer of run events.

@@ -6,6 +6,7 @@ use std::path::Path;
 use chrono::{SecondsFormat, Utc};
 
 use crate::kind::Decision;
+use crate::outcome::RunStatus;
 use crate::store::RunStore;
 
 use super::exit;
@@ -36,13 +37,15 @@ pub fn run(
         Ok(d) => d,
         Err(code) => return Ok(code),
     };
-    if !matches!(detail.run.status.as_str(), "waiting" | "running") {
-        let hint = (detail.run.status == "interrupted")
-            .then_some("`steward resume RUN` continues it; decide once it waits again");
-        let what = if detail.run.status == "interrupted" {
+    let status = detail.run.status;
+    if !matches!(status, RunStatus::Waiting | RunStatus::Running) {
+        let interrupted = status == RunStatus::Interrupted;
+        let hint =
+            interrupted.then_some("`steward resume RUN` continues it; decide once it waits again");
+        let what = if interrupted {
             "was interrupted".to_owned()
         } else {
-            format!("has ended ({})", detail.run.status)
+            format!("has ended ({status})")
         };
         super::print_error(
             &format!("run {} {what}: no approval is waiting", args.run),

@@ -30,13 +30,17 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
         Ok(found) => found,
         Err(code) => return Ok(code),
     };
-    let filter = RunFilter {
-        runbook: args.runbook,
-        status: args.status,
-        limit: Some(args.limit),
-        parent: None,
+    let runs = match args.status.as_deref().map(str::parse).transpose() {
+        Ok(status) => store.list_runs(&RunFilter {
+            runbook: args.runbook,
+            status,
+            limit: Some(args.limit),
+            parent: None,
+        }),
+        // A status no run can have matches no run.
+        Err(_) => Ok(Vec::new()),
     };
-    let runs = match store.list_runs(&filter) {
+    let runs = match runs {
         Ok(runs) => runs,
         Err(e) => {
             super::print_error(&e.to_string(), None);
@@ -74,7 +78,7 @@ fn table(runs: &[RunRecord]) -> String {
                     (Some(step), Some(_)) => format!("{} (child of step {step})", r.runbook),
                     _ => r.runbook.clone(),
                 },
-                r.status.clone(),
+                r.status.to_string(),
                 chrono::DateTime::parse_from_rfc3339(&r.started_at).map_or_else(
                     |_| r.started_at.clone(),
                     |t| t.to_utc().format("%Y-%m-%d %H:%M:%S").to_string(),

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use crate::outcome::RunStatus;
 use crate::store::RunStore;
 
 use super::exit;
@@ -40,7 +41,7 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
         // Read the status before the lines: a run that ended after this
         // read has its last lines read below, and the loop then ends.
         let ended = match store.get_run(&args.run) {
-            Ok(Some(d)) => !matches!(d.run.status.as_str(), "running" | "waiting"),
+            Ok(Some(d)) => !matches!(d.run.status, RunStatus::Running | RunStatus::Waiting),
             Ok(None) => true,
             Err(e) => {
                 super::print_error(&e.to_string(), None);

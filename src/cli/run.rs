@@ -8,9 +8,10 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 
 use crate::engine::{self, Cancel, RunRequest};
-use crate::events::{EventSink, Status};
+use crate::events::EventSink;
 use crate::host::{self, Launch, Runner};
 use crate::inputs::{RawInput, resolve_inputs};
+use crate::outcome::RunStatus;
 use crate::render::{Live, Plain};
 use crate::secrets::SecretStore;
 
@@ -219,7 +220,7 @@ pub(super) fn host(
         super::write_stdout(&serde_json::to_string_pretty(report)?)?;
     } else {
         let mut out = std::io::stdout().lock();
-        if let serde_json::Value::Object(outputs) = &report.outputs {
+        if let serde_json::Value::Object(outputs) = &report.outcome.outputs {
             for (k, v) in outputs {
                 let shown = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
                 writeln!(out, "{k}={shown}")?;
@@ -231,10 +232,10 @@ pub(super) fn host(
             super::shown(&finished.audit_path)
         );
     }
-    Ok(match report.status {
-        Status::Succeeded if !junit_written => exit::FAILED,
-        Status::Succeeded => exit::OK,
-        Status::Cancelled | Status::TimedOut => exit::CANCELLED,
+    Ok(match report.outcome.status {
+        RunStatus::Succeeded if !junit_written => exit::FAILED,
+        RunStatus::Succeeded => exit::OK,
+        RunStatus::Cancelled | RunStatus::TimedOut => exit::CANCELLED,
         _ => exit::FAILED,
     })
 }

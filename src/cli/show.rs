@@ -97,12 +97,17 @@ fn text(d: &RunDetail) -> String {
         .steps
         .iter()
         .map(|st| {
+            let o = &st.outcome;
             [
                 st.step.clone(),
-                st.status.clone(),
-                st.attempts.to_string(),
-                st.duration_ms.map_or_else(|| "-".to_owned(), human_ms),
-                st.error
+                o.status.to_string(),
+                o.attempts.to_string(),
+                if o.status.has_ended() {
+                    human_ms(o.duration_ms)
+                } else {
+                    "-".to_owned()
+                },
+                o.error
                     .as_deref()
                     .and_then(|e| e.lines().next())
                     .unwrap_or("")

@@ -7,13 +7,11 @@ use std::time::Instant;
 use minijinja::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::StepRecord;
 use super::shared::Shared;
-use super::step_runner::failed;
 use crate::duration::human;
-use crate::events::{RunEvent, Status};
+use crate::events::RunEvent;
 use crate::kind::{Attempt, Failure, StepContext};
-use crate::outcome::FailureClass;
+use crate::outcome::{FailureClass, StepOutcome, StepStatus};
 use crate::plan::Step;
 use crate::retry::{GiveUp, RetryDecision};
 
@@ -25,7 +23,7 @@ pub(super) async fn attempts(
     item: Option<(usize, Value)>,
     params: Option<&Value>,
     cancel: &CancellationToken,
-) -> StepRecord {
+) -> StepOutcome {
     let first = Instant::now();
     let item_index = item.as_ref().map(|(i, _)| *i);
     let item_value = item.map(|(_, v)| v);
@@ -38,7 +36,7 @@ pub(super) async fn attempts(
                 permit = slots.clone().acquire_owned() => permit.ok(),
                 () = cancel.cancelled() => {
                     let waited = Attempt::failed(FailureClass::Other, "");
-                    return end(Status::Cancelled, attempt - 1, waited, "cancelled while waiting for a free slot (max_parallel)".into());
+                    return end(StepStatus::Cancelled, attempt - 1, waited, "cancelled while waiting for a free slot (max_parallel)".into());
                 }
             },
             None => None,
@@ -48,7 +46,7 @@ pub(super) async fn attempts(
         let step_ctx = shared.step_context(step, &ctx, &attempt_cancel);
         let detail = match step.kind.describe(&step_ctx) {
             Ok(d) => d,
-            Err(e) => return failed(attempt - 1, e),
+            Err(e) => return StepOutcome::failed(attempt - 1, e),
         };
         shared.events.emit(&RunEvent::AttemptStarted {
             step: step.id.clone(),
@@ -74,13 +72,13 @@ pub(super) async fn attempts(
         }
         let elapsed = started.elapsed();
         let (status, decision) = match &outcome.failure {
-            None => (Status::Succeeded, None),
-            Some(_) if stopped => (Status::Cancelled, None),
+            None => (StepStatus::Succeeded, None),
+            Some(_) if stopped => (StepStatus::Cancelled, None),
             Some(f) => {
                 let d = step
                     .retry
                     .decide(attempt, first.elapsed(), &f.class, &mut rand::rng());
-                (Status::Failed, Some(d))
+                (StepStatus::Failed, Some(d))
             }
         };
         let retry_in = match decision {
@@ -99,7 +97,7 @@ pub(super) async fn attempts(
             output: outcome.output.clone(),
         });
         match (status, decision) {
-            (Status::Succeeded, _) => {
+            (StepStatus::Succeeded, _) => {
                 let ctx = ctx_with_result(shared, &item_value, params, &outcome);
                 let mut outputs = serde_json::Map::new();
                 for (name, value) in &step.outputs {
@@ -109,7 +107,7 @@ pub(super) async fn attempts(
                         }
                         Err(e) => {
                             return end(
-                                Status::Failed,
+                                StepStatus::Failed,
                                 attempt,
                                 outcome,
                                 format!("output `{name}`: {e}"),
@@ -117,14 +115,10 @@ pub(super) async fn attempts(
                         }
                     }
                 }
-                return StepRecord {
-                    status: Status::Succeeded,
-                    attempts: attempt,
-                    duration_ms: 0,
+                return StepOutcome {
                     result: outcome.result,
                     outputs: serde_json::Value::Object(outputs),
-                    error: None,
-                    blocked: false,
+                    ..StepOutcome::new(StepStatus::Succeeded, attempt)
                 };
             }
             (_, Some(RetryDecision::RetryAfter(wait))) => {
@@ -132,7 +126,7 @@ pub(super) async fn attempts(
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
                     () = cancel.cancelled() => {
-                        return end(Status::Cancelled, attempt, outcome, "cancelled while waiting to retry".into());
+                        return end(StepStatus::Cancelled, attempt, outcome, "cancelled while waiting to retry".into());
                     }
                 }
                 attempt += 1;
@@ -155,7 +149,7 @@ pub(super) async fn attempts(
                     {
                         format!("{message} (not retried: `retry.on` doesn't include this failure)")
                     }
-                    _ if status == Status::Cancelled => shared.stop_reason(),
+                    _ if status == StepStatus::Cancelled => shared.stop_reason(),
                     _ => message,
                 };
                 return end(status, attempt, outcome, why);
@@ -164,15 +158,11 @@ pub(super) async fn attempts(
     }
 }
 
-fn end(status: Status, attempts: u32, outcome: Attempt, error: String) -> StepRecord {
-    StepRecord {
-        status,
-        attempts,
-        duration_ms: 0,
+fn end(status: StepStatus, attempts: u32, outcome: Attempt, error: String) -> StepOutcome {
+    StepOutcome {
         result: outcome.result,
-        outputs: serde_json::json!({}),
         error: Some(error),
-        blocked: false,
+        ..StepOutcome::new(status, attempts)
     }
 }
 

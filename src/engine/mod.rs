@@ -5,6 +5,7 @@
 mod attempt;
 pub mod context;
 mod dry_run;
+mod report;
 mod run;
 mod section;
 mod shared;
@@ -14,10 +15,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
-use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::events::{ParentRun, Status, Trigger};
+use crate::events::{ParentRun, Trigger};
+use crate::outcome::{RunOutcome, StepOutcome};
 use crate::plan::Plan;
 use crate::secrets::SecretStore;
 
@@ -54,7 +55,7 @@ pub struct Resume {
     /// When the run first started.
     pub started_at: chrono::DateTime<chrono::Utc>,
     /// Steps that had finished: kept, not run again.
-    pub finished: std::collections::HashMap<String, StepRecord>,
+    pub finished: std::collections::HashMap<String, StepOutcome>,
     /// Attempts already started by the steps that had not finished.
     pub attempts: std::collections::HashMap<String, u32>,
 }
@@ -75,63 +76,22 @@ pub struct Cancel {
     pub interrupt: CancellationToken,
 }
 
-/// A step's record at the end of a run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StepRecord {
-    /// Final status.
-    pub status: Status,
-    /// Attempts made.
-    pub attempts: u32,
-    /// Total time.
-    pub duration_ms: u64,
-    /// Its `result` (redacted), `null` when it didn't run.
-    pub result: serde_json::Value,
-    /// Its outputs (redacted).
-    pub outputs: serde_json::Value,
-    /// Why it failed or was skipped.
-    pub error: Option<String>,
-    /// Skipped because a step it needs failed (so its dependents skip too).
-    #[serde(skip)]
-    pub blocked: bool,
-}
-
-impl StepRecord {
-    /// A step that didn't run.
-    pub fn skipped(reason: String, blocked: bool) -> Self {
-        StepRecord {
-            status: Status::Skipped,
-            attempts: 0,
-            duration_ms: 0,
-            result: serde_json::Value::Null,
-            outputs: serde_json::json!({}),
-            error: Some(reason),
-            blocked,
-        }
-    }
-}
-
-/// The whole run, as `--output json` prints it.
-#[derive(Debug, Clone, Serialize)]
+/// The whole run: what `--output json` prints (its JSON is written in
+/// `engine/report.rs`) and what the API's `?wait=true` answers.
+#[derive(Debug, Clone)]
 pub struct RunReport {
     /// Run id.
     pub run_id: String,
     /// Runbook name.
     pub runbook: String,
-    /// Final status.
-    pub status: Status,
     /// RFC 3339.
     pub started_at: String,
-    /// Total time.
-    pub duration_ms: u64,
     /// Inputs, redacted.
     pub inputs: serde_json::Value,
-    /// Every step that has a record, in plan order.
-    pub steps: IndexMap<String, StepRecord>,
-    /// The run's outputs.
-    pub outputs: serde_json::Value,
-    /// Why the run failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    /// Every step that has an outcome, in plan order.
+    pub steps: IndexMap<String, StepOutcome>,
+    /// How the run ended.
+    pub outcome: RunOutcome,
 }
 
 #[cfg(test)]

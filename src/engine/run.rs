@@ -9,8 +9,9 @@ use indexmap::IndexMap;
 use super::section::{SectionOutcome, run_section};
 use super::shared::Shared;
 use super::step_runner::run_step;
-use super::{Cancel, RunReport, RunRequest, StepRecord};
-use crate::events::{EventSink, RunEvent, Status};
+use super::{Cancel, RunReport, RunRequest};
+use crate::events::{EventSink, RunEvent};
+use crate::outcome::{RunOutcome, RunStatus, StepOutcome, StepStatus};
 use crate::plan::Step;
 
 /// Runs a plan to its end and reports it. Never panics on bad input: every
@@ -39,10 +40,13 @@ pub async fn execute(request: RunRequest, events: Arc<dyn EventSink>, cancel: Ca
     }
 
     let mut run = RunState {
-        records: IndexMap::new(),
-        status: Status::Succeeded,
-        error: None,
-        outputs: serde_json::json!({}),
+        steps: IndexMap::new(),
+        outcome: RunOutcome {
+            status: RunStatus::Succeeded,
+            duration_ms: 0,
+            outputs: serde_json::json!({}),
+            error: None,
+        },
     };
     shared.stop_all = cancel.all.clone();
     shared.interrupt = cancel.interrupt.clone();
@@ -54,27 +58,20 @@ pub async fn execute(request: RunRequest, events: Arc<dyn EventSink>, cancel: Ca
             Ok(_key) => run_phases(&shared, &cancel, &mut run).await,
             Err((status, e)) => run.fail(status, e),
         },
-        Err(e) => run.fail(Status::Failed, e),
+        Err(e) => run.fail(RunStatus::Failed, e),
     }
 
-    shared.redactor.redact_json(&mut run.outputs);
-    let duration_ms = shared.started.elapsed().as_millis() as u64;
-    shared.events.emit(&RunEvent::RunFinished {
-        status: run.status,
-        duration_ms,
-        outputs: run.outputs.clone(),
-        error: run.error.clone(),
-    });
+    let RunState { steps, mut outcome } = run;
+    shared.redactor.redact_json(&mut outcome.outputs);
+    outcome.duration_ms = shared.started.elapsed().as_millis() as u64;
+    shared.events.emit(&RunEvent::RunFinished(outcome.clone()));
     RunReport {
         run_id: request.run_id,
         runbook: shared.plan.name.clone(),
-        status: run.status,
         started_at: shared.started_at.to_rfc3339(),
-        duration_ms,
         inputs: inputs_shown,
-        steps: run.records,
-        outputs: run.outputs,
-        error: run.error,
+        steps,
+        outcome,
     }
 }
 
@@ -83,7 +80,7 @@ pub async fn execute(request: RunRequest, events: Arc<dyn EventSink>, cancel: Ca
 async fn concurrency_key(
     shared: &Shared,
     cancel: &Cancel,
-) -> Result<Option<crate::kind::Guard>, (Status, String)> {
+) -> Result<Option<crate::kind::Guard>, (RunStatus, String)> {
     let Some(concurrency) = &shared.plan.concurrency else {
         return Ok(None);
     };
@@ -93,7 +90,7 @@ async fn concurrency_key(
         .render(&concurrency.key, &ctx)
         .map_err(|e| {
             (
-                Status::Failed,
+                RunStatus::Failed,
                 shared.redact(&format!("concurrency key: {e}")),
             )
         })?;
@@ -110,34 +107,34 @@ async fn concurrency_key(
         .await
         .map_err(|e| {
             let status = if cancel.run.is_cancelled() {
-                Status::Cancelled
+                RunStatus::Cancelled
             } else {
-                Status::Failed
+                RunStatus::Failed
             };
             (status, shared.redact(&e))
         })?;
     Ok(Some(guard))
 }
 
+/// The run so far: its steps' outcomes and its own (its duration is set at
+/// the end).
 struct RunState {
-    records: IndexMap<String, StepRecord>,
-    status: Status,
-    error: Option<String>,
-    outputs: serde_json::Value,
+    steps: IndexMap<String, StepOutcome>,
+    outcome: RunOutcome,
 }
 
 impl RunState {
     /// The first failure decides the run's status and message.
-    fn fail(&mut self, status: Status, error: String) {
-        if self.status == Status::Succeeded {
-            self.status = status;
-            self.error = Some(error);
+    fn fail(&mut self, status: RunStatus, error: String) {
+        if self.outcome.status == RunStatus::Succeeded {
+            self.outcome.status = status;
+            self.outcome.error = Some(error);
         }
     }
 
-    fn keep(&mut self, steps: &[Arc<Step>], outcome: &SectionOutcome) {
-        for (step, record) in steps.iter().zip(&outcome.records) {
-            self.records.insert(step.id.clone(), record.clone());
+    fn keep(&mut self, steps: &[Arc<Step>], section: &SectionOutcome) {
+        for (step, outcome) in steps.iter().zip(&section.outcomes) {
+            self.steps.insert(step.id.clone(), outcome.clone());
         }
     }
 }
@@ -145,13 +142,13 @@ impl RunState {
 /// The first step of a list that failed without `continue_on_error`.
 fn first_failure<'a>(
     steps: &'a [Arc<Step>],
-    outcome: &'a SectionOutcome,
-) -> Option<(&'a Step, &'a StepRecord)> {
-    outcome
+    section: &'a SectionOutcome,
+) -> Option<(&'a Step, &'a StepOutcome)> {
+    section
         .completed
         .iter()
-        .map(|&i| (&*steps[i], &outcome.records[i]))
-        .find(|(s, r)| r.status == Status::Failed && !s.continue_on_error)
+        .map(|&i| (&*steps[i], &section.outcomes[i]))
+        .find(|(s, o)| o.status == StepStatus::Failed && !s.continue_on_error)
 }
 
 fn arcs(steps: &[Step]) -> Vec<Arc<Step>> {
@@ -174,11 +171,11 @@ async fn run_phases(shared: &Arc<Shared>, cancel: &Cancel, run: &mut RunState) {
         })
     });
     let steps = arcs(&shared.plan.steps);
-    let outcome = run_section(shared, &steps, &main, false).await;
+    let section = run_section(shared, &steps, &main, false).await;
     if let Some(timer) = timer {
         timer.abort();
     }
-    run.keep(&steps, &outcome);
+    run.keep(&steps, &section);
 
     if timed_out.load(Ordering::SeqCst) {
         let limit = shared
@@ -186,25 +183,31 @@ async fn run_phases(shared: &Arc<Shared>, cancel: &Cancel, run: &mut RunState) {
             .timeout
             .map(crate::duration::human)
             .unwrap_or_default();
-        run.fail(Status::TimedOut, format!("the run timed out after {limit}"));
+        run.fail(
+            RunStatus::TimedOut,
+            format!("the run timed out after {limit}"),
+        );
     } else if main.is_cancelled() {
-        run.fail(Status::Cancelled, "the run was cancelled".into());
-    } else if let Some((step, record)) = first_failure(&steps, &outcome) {
-        let why = record.error.clone().unwrap_or_default();
-        run.fail(Status::Failed, format!("step `{}` failed: {why}", step.id));
+        run.fail(RunStatus::Cancelled, "the run was cancelled".into());
+    } else if let Some((step, failed)) = first_failure(&steps, &section) {
+        let why = failed.error.clone().unwrap_or_default();
+        run.fail(
+            RunStatus::Failed,
+            format!("step `{}` failed: {why}", step.id),
+        );
     } else {
         render_outputs(shared, run);
     }
-    shared.set_status(run.status);
+    shared.set_status(run.outcome.status);
 
     // A failure (a timeout included) is compensated; a cancellation only
     // goes on to `finally`, as the operator asked to stop.
-    if matches!(run.status, Status::Failed | Status::TimedOut) {
-        let undos: Vec<Arc<Step>> = outcome
+    if matches!(run.outcome.status, RunStatus::Failed | RunStatus::TimedOut) {
+        let undos: Vec<Arc<Step>> = section
             .completed
             .iter()
             .rev()
-            .filter(|&&i| outcome.records[i].status == Status::Succeeded)
+            .filter(|&&i| section.outcomes[i].status == StepStatus::Succeeded)
             .filter_map(|&i| steps[i].undo.as_ref().map(|u| Arc::new((**u).clone())))
             .collect();
         if !undos.is_empty() {
@@ -212,11 +215,11 @@ async fn run_phases(shared: &Arc<Shared>, cancel: &Cancel, run: &mut RunState) {
                 phase: "undo".into(),
             });
             for undo in undos {
-                let record = match shared.finished.get(&undo.id) {
+                let outcome = match shared.finished.get(&undo.id) {
                     Some(done) => done.clone(),
                     None => run_step(shared.clone(), undo.clone(), cancel.all.child_token()).await,
                 };
-                run.records.insert(undo.id.clone(), record);
+                run.steps.insert(undo.id.clone(), outcome);
             }
         }
         if !shared.plan.on_failure.is_empty() {
@@ -224,8 +227,8 @@ async fn run_phases(shared: &Arc<Shared>, cancel: &Cancel, run: &mut RunState) {
                 phase: "on_failure".into(),
             });
             let steps = arcs(&shared.plan.on_failure);
-            let outcome = run_section(shared, &steps, &cancel.all.child_token(), true).await;
-            run.keep(&steps, &outcome);
+            let section = run_section(shared, &steps, &cancel.all.child_token(), true).await;
+            run.keep(&steps, &section);
         }
     }
     if !shared.plan.finally.is_empty() {
@@ -233,18 +236,18 @@ async fn run_phases(shared: &Arc<Shared>, cancel: &Cancel, run: &mut RunState) {
             phase: "finally".into(),
         });
         let steps = arcs(&shared.plan.finally);
-        let outcome = run_section(shared, &steps, &cancel.all.child_token(), true).await;
-        run.keep(&steps, &outcome);
-        if let Some((step, record)) = first_failure(&steps, &outcome) {
-            let why = record.error.clone().unwrap_or_default();
+        let section = run_section(shared, &steps, &cancel.all.child_token(), true).await;
+        run.keep(&steps, &section);
+        if let Some((step, failed)) = first_failure(&steps, &section) {
+            let why = failed.error.clone().unwrap_or_default();
             run.fail(
-                Status::Failed,
+                RunStatus::Failed,
                 format!("finally step `{}` failed: {why}", step.id),
             );
         }
     }
     if cancel.run.is_cancelled() {
-        run.fail(Status::Cancelled, "the run was cancelled".into());
+        run.fail(RunStatus::Cancelled, "the run was cancelled".into());
     }
 }
 
@@ -260,12 +263,12 @@ fn render_outputs(shared: &Shared, run: &mut RunState) {
             }
             Err(e) => {
                 run.fail(
-                    Status::Failed,
+                    RunStatus::Failed,
                     shared.redact(&format!("output `{name}`: {e}")),
                 );
                 return;
             }
         }
     }
-    run.outputs = serde_json::Value::Object(outputs);
+    run.outcome.outputs = serde_json::Value::Object(outputs);
 }

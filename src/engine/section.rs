@@ -6,35 +6,32 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::StepRecord;
 use super::shared::Shared;
 use super::step_runner::run_step;
-use crate::events::{RunEvent, Status};
+use crate::events::RunEvent;
+use crate::outcome::{SkipReason, StepOutcome, StepStatus};
 use crate::plan::Step;
 
-/// The records of a list of steps and the order they ended in.
+/// The outcomes of a list of steps and the order they ended in.
 pub struct SectionOutcome {
-    /// One record per step, by index.
-    pub records: Vec<StepRecord>,
+    /// One outcome per step, by index.
+    pub outcomes: Vec<StepOutcome>,
     /// Indices of the steps that ran, in the order they ended.
     pub completed: Vec<usize>,
 }
 
-/// Whether a step's end stops the steps that need it. In cleanup lists
-/// (`on_failure`, `finally`) nothing does: every cleanup step runs.
-fn blocks(step: &Step, record: &StepRecord, cleanup: bool) -> bool {
-    if cleanup {
-        return false;
-    }
-    match record.status {
-        Status::Failed => !step.continue_on_error,
-        Status::Skipped => record.blocked,
-        Status::Cancelled | Status::TimedOut => true,
-        _ => false,
-    }
+/// Why a step is skipped because of the step it needs, in a word and in
+/// words.
+fn blocked_by(need: &Step, outcome: &StepOutcome) -> (SkipReason, String) {
+    let (reason, why) = match outcome.status {
+        StepStatus::Failed => (SkipReason::NeedFailed, "failed"),
+        StepStatus::Cancelled => (SkipReason::NeedStopped, "was stopped"),
+        _ => (SkipReason::NeedSkipped, "was skipped"),
+    };
+    (reason, format!("needs `{}`, which {why}", need.id))
 }
 
-/// Runs the steps; returns when every one has a record. Every ready step is
+/// Runs the steps; returns when every one has an outcome. Every ready step is
 /// started at once; `max_parallel` is enforced per attempt, run-wide.
 pub async fn run_section(
     shared: &Arc<Shared>,
@@ -43,10 +40,10 @@ pub async fn run_section(
     cleanup: bool,
 ) -> SectionOutcome {
     let n = steps.len();
-    let mut records: Vec<Option<StepRecord>> = vec![None; n];
+    let mut outcomes: Vec<Option<StepOutcome>> = vec![None; n];
     let mut started = vec![false; n];
     let mut completed = Vec::with_capacity(n);
-    let mut running: JoinSet<(usize, StepRecord)> = JoinSet::new();
+    let mut running: JoinSet<(usize, StepOutcome)> = JoinSet::new();
     let mut tasks = std::collections::HashMap::new();
     loop {
         let mut progressed = false;
@@ -55,7 +52,7 @@ pub async fn run_section(
                 continue;
             }
             let step = &steps[i];
-            if !step.needs.iter().all(|&j| records[j].is_some()) {
+            if !step.needs.iter().all(|&j| outcomes[j].is_some()) {
                 continue;
             }
             // Finished before the run was interrupted: kept as it was.
@@ -63,44 +60,35 @@ pub async fn run_section(
                 started[i] = true;
                 progressed = true;
                 completed.push(i);
-                records[i] = Some(done.clone());
+                outcomes[i] = Some(done.clone());
                 continue;
             }
-            let blocker = step.needs.iter().find(|&&j| {
-                records[j]
-                    .as_ref()
-                    .is_some_and(|r| blocks(&steps[j], r, cleanup))
+            // In cleanup lists (`on_failure`, `finally`) nothing blocks:
+            // every cleanup step runs.
+            let blocker = step.needs.iter().find_map(|&j| {
+                let need = outcomes[j].as_ref()?;
+                (!cleanup && need.blocks(steps[j].continue_on_error))
+                    .then(|| blocked_by(&steps[j], need))
             });
             let skip = match blocker {
-                Some(&j) => {
-                    let why = match records[j].as_ref().map(|r| r.status) {
-                        Some(Status::Failed) => "failed",
-                        Some(Status::Cancelled | Status::TimedOut) => "was stopped",
-                        _ => "was skipped",
-                    };
-                    Some(format!("needs `{}`, which {why}", steps[j].id))
-                }
-                None if cancel.is_cancelled() => {
-                    Some("the run was stopped before it started".to_owned())
-                }
+                Some(skip) => Some(skip),
+                None if cancel.is_cancelled() => Some((
+                    SkipReason::RunStopped,
+                    "the run was stopped before it started".to_owned(),
+                )),
                 None => None,
             };
             started[i] = true;
             progressed = true;
             match skip {
-                Some(reason) => {
-                    let record = StepRecord::skipped(reason, true);
-                    shared.record(&step.id, &record);
+                Some((reason, why)) => {
+                    let outcome = StepOutcome::skipped(reason, why);
+                    shared.record(&step.id, &outcome);
                     shared.events.emit(&RunEvent::StepFinished {
                         step: step.id.clone(),
-                        status: Status::Skipped,
-                        attempts: 0,
-                        duration_ms: 0,
-                        error: record.error.clone(),
-                        outputs: None,
-                        result: serde_json::Value::Null,
+                        outcome: outcome.clone(),
                     });
-                    records[i] = Some(record);
+                    outcomes[i] = Some(outcome);
                 }
                 None => {
                     let shared = shared.clone();
@@ -116,32 +104,28 @@ pub async fn run_section(
             continue;
         }
         match running.join_next_with_id().await {
-            Some(Ok((_, (i, record)))) => {
+            Some(Ok((_, (i, outcome)))) => {
                 completed.push(i);
-                records[i] = Some(record);
+                outcomes[i] = Some(outcome);
             }
             Some(Err(e)) => {
                 // A panicking step task is a bug; its step fails, the run goes on.
                 tracing::error!(error = %e, "step task ended abnormally");
                 if let Some(&i) = tasks.get(&e.id()) {
-                    records[i] = Some(StepRecord {
-                        status: Status::Failed,
-                        attempts: 0,
-                        duration_ms: 0,
-                        result: serde_json::Value::Null,
-                        outputs: serde_json::json!({}),
-                        error: Some(format!("internal error: {e}")),
-                        blocked: false,
-                    });
+                    outcomes[i] = Some(StepOutcome::failed(0, format!("internal error: {e}")));
                 }
             }
             None => break,
         }
     }
     SectionOutcome {
-        records: records
+        outcomes: outcomes
             .into_iter()
-            .map(|r| r.unwrap_or_else(|| StepRecord::skipped("never became ready".into(), true)))
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    StepOutcome::skipped(SkipReason::NeverReady, "never became ready".into())
+                })
+            })
             .collect(),
         completed,
     }

@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use minijinja::Value;
 
-use super::StepRecord;
 use super::context::StepsView;
 use crate::duration::human;
-use crate::events::{EventSink, Status, Trigger};
+use crate::events::{EventSink, Trigger};
+use crate::outcome::{RunStatus, StepOutcome};
 use crate::plan::Plan;
 use crate::secrets::Redactor;
 use crate::template::Renderer;
@@ -48,7 +48,7 @@ pub struct Shared {
     /// When it started, wall clock.
     pub started_at: chrono::DateTime<chrono::Utc>,
     /// The run's status so far (`run.status` in `finally`).
-    pub status: Mutex<Status>,
+    pub status: Mutex<RunStatus>,
     /// Attempt slots when `max_parallel` is set: every attempt (of any step
     /// or `for_each` item) holds one while it runs.
     pub slots: Option<Arc<tokio::sync::Semaphore>>,
@@ -64,7 +64,7 @@ pub struct Shared {
     /// Fires when the run is interrupted (a child run is interrupted too).
     pub interrupt: tokio_util::sync::CancellationToken,
     /// Steps a resumed run had finished: not run again.
-    pub finished: std::collections::HashMap<String, StepRecord>,
+    pub finished: std::collections::HashMap<String, StepOutcome>,
     /// Attempts a resumed run's unfinished steps had started.
     pub prior_attempts: std::collections::HashMap<String, u32>,
 }
@@ -107,7 +107,7 @@ impl Shared {
             trigger: request.trigger.clone(),
             started: Instant::now(),
             started_at,
-            status: Mutex::new(Status::Running),
+            status: Mutex::new(RunStatus::Running),
             slots: request.plan.max_parallel.map(|n| {
                 Arc::new(tokio::sync::Semaphore::new(
                     n.clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
@@ -121,8 +121,8 @@ impl Shared {
             finished,
             prior_attempts,
         };
-        for (id, record) in &shared.finished {
-            shared.record(id, record);
+        for (id, outcome) in &shared.finished {
+            shared.record(id, outcome);
         }
         shared
     }
@@ -160,7 +160,7 @@ impl Shared {
         params: Option<&Value>,
         result: Option<&Value>,
     ) -> Value {
-        let status = self.status.lock().map(|s| *s).unwrap_or(Status::Running);
+        let status = self.status.lock().map(|s| *s).unwrap_or(RunStatus::Running);
         let run = minijinja::context! {
             id => self.run_id,
             runbook => self.plan.name,
@@ -211,17 +211,17 @@ impl Shared {
         self.redactor.redact(text).into_owned()
     }
 
-    /// Publishes a step's record to `steps.<id>`.
-    pub fn record(&self, id: &str, record: &StepRecord) {
+    /// Publishes a step's outcome to `steps.<id>`.
+    pub fn record(&self, id: &str, outcome: &StepOutcome) {
         self.steps.set(
             id,
             &serde_json::json!({
-                "status": record.status.as_str(),
-                "attempts": record.attempts,
-                "result": record.result,
-                "outputs": record.outputs,
-                "error": record.error,
-                "duration_ms": record.duration_ms,
+                "status": outcome.status.as_str(),
+                "attempts": outcome.attempts,
+                "result": outcome.result,
+                "outputs": outcome.outputs,
+                "error": outcome.error,
+                "duration_ms": outcome.duration_ms,
             }),
         );
     }
@@ -243,7 +243,7 @@ impl Shared {
     }
 
     /// Sets the run's status as `run.status` shows it.
-    pub fn set_status(&self, status: Status) {
+    pub fn set_status(&self, status: RunStatus) {
         if let Ok(mut s) = self.status.lock() {
             *s = status;
         }

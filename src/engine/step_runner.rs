@@ -1,4 +1,4 @@
-//! One step: `when`, `for_each`, then its attempts; publishes its record.
+//! One step: `when`, `for_each`, then its attempts; publishes its outcome.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -6,55 +6,38 @@ use std::time::Instant;
 use minijinja::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::StepRecord;
 use super::attempt::attempts;
 use super::shared::Shared;
-use crate::events::{RunEvent, Status};
+use crate::events::RunEvent;
+use crate::outcome::{SkipReason, StepOutcome, StepStatus};
 use crate::plan::{ForEach, Step};
 use crate::template::to_json;
 
-/// Runs one step to its end and publishes its record.
+/// Runs one step to its end and publishes its outcome.
 pub async fn run_step(
     shared: Arc<Shared>,
     step: Arc<Step>,
     cancel: CancellationToken,
-) -> StepRecord {
+) -> StepOutcome {
     let started = Instant::now();
-    let mut record = run_step_inner(&shared, &step, &cancel).await;
-    record.duration_ms = started.elapsed().as_millis() as u64;
-    shared.redactor.redact_json(&mut record.result);
-    shared.redactor.redact_json(&mut record.outputs);
-    record.error = record.error.map(|e| shared.redact(&e));
-    shared.record(&step.id, &record);
+    let mut outcome = run_step_inner(&shared, &step, &cancel).await;
+    outcome.duration_ms = started.elapsed().as_millis() as u64;
+    shared.redactor.redact_json(&mut outcome.result);
+    shared.redactor.redact_json(&mut outcome.outputs);
+    outcome.error = outcome.error.map(|e| shared.redact(&e));
+    shared.record(&step.id, &outcome);
     shared.events.emit(&RunEvent::StepFinished {
         step: step.id.clone(),
-        status: record.status,
-        attempts: record.attempts,
-        duration_ms: record.duration_ms,
-        error: record.error.clone(),
-        outputs: (record.outputs != serde_json::json!({})).then(|| record.outputs.clone()),
-        result: record.result.clone(),
+        outcome: outcome.clone(),
     });
-    record
-}
-
-pub(super) fn failed(attempts: u32, error: String) -> StepRecord {
-    StepRecord {
-        status: Status::Failed,
-        attempts,
-        duration_ms: 0,
-        result: serde_json::Value::Null,
-        outputs: serde_json::json!({}),
-        error: Some(error),
-        blocked: false,
-    }
+    outcome
 }
 
 async fn run_step_inner(
     shared: &Arc<Shared>,
     step: &Arc<Step>,
     cancel: &CancellationToken,
-) -> StepRecord {
+) -> StepOutcome {
     let base = shared.context(None, None, None);
     let params = match &step.template {
         Some(t) => {
@@ -64,7 +47,7 @@ async fn run_step_inner(
                     Ok(v) => {
                         map.insert(name.clone(), v);
                     }
-                    Err(e) => return failed(0, format!("parameter `{name}`: {e}")),
+                    Err(e) => return StepOutcome::failed(0, format!("parameter `{name}`: {e}")),
                 }
             }
             Some(Value::from_serialize(&map))
@@ -76,9 +59,10 @@ async fn run_step_inner(
         match shared.renderer.eval(when, &ctx) {
             Ok(v) if v.is_true() => {}
             Ok(_) => {
-                return StepRecord::skipped(format!("`when: {}` is false", when.source), false);
+                let why = format!("`when: {}` is false", when.source);
+                return StepOutcome::skipped(SkipReason::WhenFalse, why);
             }
-            Err(e) => return failed(0, format!("`when`: {e}")),
+            Err(e) => return StepOutcome::failed(0, format!("`when`: {e}")),
         }
     }
     let items = match &step.for_each {
@@ -87,8 +71,10 @@ async fn run_step_inner(
             let ctx = shared.context(None, params.as_ref(), None);
             match shared.renderer.eval(expr, &ctx).map(|v| to_json(&v)) {
                 Ok(Ok(serde_json::Value::Array(items))) => items,
-                Ok(Ok(other)) => return failed(0, format!("`for_each` gave {other}, not a list")),
-                Ok(Err(e)) | Err(e) => return failed(0, format!("`for_each`: {e}")),
+                Ok(Ok(other)) => {
+                    return StepOutcome::failed(0, format!("`for_each` gave {other}, not a list"));
+                }
+                Ok(Err(e)) | Err(e) => return StepOutcome::failed(0, format!("`for_each`: {e}")),
             }
         }
         Some(ForEach::Items(values)) => {
@@ -97,7 +83,7 @@ async fn run_step_inner(
             for v in values {
                 match shared.renderer.value(v, &ctx) {
                     Ok(v) => items.push(v),
-                    Err(e) => return failed(0, format!("`for_each`: {e}")),
+                    Err(e) => return StepOutcome::failed(0, format!("`for_each`: {e}")),
                 }
             }
             items
@@ -112,7 +98,7 @@ async fn for_each(
     items: Vec<serde_json::Value>,
     params: Option<Value>,
     cancel: &CancellationToken,
-) -> StepRecord {
+) -> StepOutcome {
     let mut set = tokio::task::JoinSet::new();
     for (index, item) in items.into_iter().enumerate() {
         let (shared, step, params, cancel) =
@@ -125,32 +111,35 @@ async fn for_each(
             )
         });
     }
-    let mut done: Vec<(usize, StepRecord)> = Vec::new();
+    let mut done: Vec<(usize, StepOutcome)> = Vec::new();
     while let Some(joined) = set.join_next().await {
         match joined {
             Ok(r) => done.push(r),
-            Err(e) => done.push((usize::MAX, failed(0, format!("internal error: {e}")))),
+            Err(e) => done.push((
+                usize::MAX,
+                StepOutcome::failed(0, format!("internal error: {e}")),
+            )),
         }
     }
     done.sort_by_key(|(i, _)| *i);
-    let status = if done.iter().any(|(_, r)| r.status == Status::Cancelled) {
-        Status::Cancelled
-    } else if done.iter().any(|(_, r)| r.status == Status::Failed) {
-        Status::Failed
+    let status = if done.iter().any(|(_, o)| o.status == StepStatus::Cancelled) {
+        StepStatus::Cancelled
+    } else if done.iter().any(|(_, o)| o.status == StepStatus::Failed) {
+        StepStatus::Failed
     } else {
-        Status::Succeeded
+        StepStatus::Succeeded
     };
     let error = done
         .iter()
-        .find(|(_, r)| r.status != Status::Succeeded)
-        .map(|(i, r)| format!("item {i}: {}", r.error.clone().unwrap_or_default()));
-    StepRecord {
-        status,
-        attempts: done.iter().map(|(_, r)| r.attempts).max().unwrap_or(0),
-        duration_ms: 0,
-        result: serde_json::Value::Array(done.iter().map(|(_, r)| r.result.clone()).collect()),
-        outputs: serde_json::Value::Array(done.iter().map(|(_, r)| r.outputs.clone()).collect()),
+        .find(|(_, o)| o.status != StepStatus::Succeeded)
+        .map(|(i, o)| format!("item {i}: {}", o.error.clone().unwrap_or_default()));
+    StepOutcome {
         error,
-        blocked: false,
+        result: serde_json::Value::Array(done.iter().map(|(_, o)| o.result.clone()).collect()),
+        outputs: serde_json::Value::Array(done.iter().map(|(_, o)| o.outputs.clone()).collect()),
+        ..StepOutcome::new(
+            status,
+            done.iter().map(|(_, o)| o.attempts).max().unwrap_or(0),
+        )
     }
 }

@@ -3,56 +3,54 @@
 use serde_json::json;
 
 use super::*;
+use crate::outcome::{RunStatus, SkipReason, StepStatus};
 
 #[test]
 fn the_report_serialises_as_run_output_json_prints_it() {
     let mut steps = IndexMap::new();
     steps.insert(
         "build".to_owned(),
-        StepRecord {
-            status: Status::Succeeded,
-            attempts: 2,
+        StepOutcome {
             duration_ms: 1081,
             result: json!({"stdout": "1.2.3\n", "exit_code": 0}),
             outputs: json!({"version": "1.2.3"}),
-            error: None,
-            blocked: false,
+            ..StepOutcome::new(StepStatus::Succeeded, 2)
         },
     );
     steps.insert(
         "notify".to_owned(),
-        StepRecord::skipped("`when: false` is false".into(), false),
+        StepOutcome::skipped(SkipReason::WhenFalse, "`when: false` is false".into()),
     );
     steps.insert(
         "after".to_owned(),
-        StepRecord::skipped("needs `build`, which failed".into(), true),
+        StepOutcome::skipped(SkipReason::NeedFailed, "needs `build`, which failed".into()),
     );
     steps.insert(
         "each".to_owned(),
-        StepRecord {
-            status: Status::Failed,
-            attempts: 1,
+        StepOutcome {
             duration_ms: 7,
             result: json!([null, {"exit_code": 1}]),
             outputs: json!([{}, {}]),
             error: Some("item 1: exit code 1".into()),
-            blocked: false,
+            ..StepOutcome::new(StepStatus::Failed, 1)
         },
     );
     let report = |error: Option<&str>| RunReport {
         run_id: "r1".into(),
         runbook: "deploy".into(),
-        status: if error.is_some() {
-            Status::Failed
-        } else {
-            Status::Succeeded
-        },
         started_at: "2026-01-01T00:00:00+00:00".into(),
-        duration_ms: 1500,
         inputs: json!({"env": "prod"}),
         steps: steps.clone(),
-        outputs: json!({"version": "1.2.3"}),
-        error: error.map(str::to_owned),
+        outcome: RunOutcome {
+            status: if error.is_some() {
+                RunStatus::Failed
+            } else {
+                RunStatus::Succeeded
+            },
+            duration_ms: 1500,
+            outputs: json!({"version": "1.2.3"}),
+            error: error.map(str::to_owned),
+        },
     };
     let failed = serde_json::to_string_pretty(&report(Some("step `each` failed: x"))).unwrap();
     assert_eq!(

@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::outcome::{RunStatus, SkipReason};
 
 fn trigger() -> Trigger {
     Trigger {
@@ -96,7 +97,7 @@ fn events() -> Vec<RunEvent> {
             step: "build".into(),
             attempt: 1,
             item: Some(0),
-            status: Status::Failed,
+            status: StepStatus::Failed,
             exit_code: Some(2),
             duration_ms: 40,
             error: Some("exit code 2".into()),
@@ -107,7 +108,7 @@ fn events() -> Vec<RunEvent> {
             step: "build".into(),
             attempt: 2,
             item: None,
-            status: Status::Succeeded,
+            status: StepStatus::Succeeded,
             exit_code: None,
             duration_ms: 41,
             error: None,
@@ -116,46 +117,42 @@ fn events() -> Vec<RunEvent> {
         },
         RunEvent::StepFinished {
             step: "build".into(),
-            status: Status::Succeeded,
-            attempts: 2,
-            duration_ms: 1081,
-            error: None,
-            outputs: Some(json!({"version": "1.2.3"})),
-            result: json!({"stdout": "1.2.3\n"}),
+            outcome: StepOutcome {
+                duration_ms: 1081,
+                outputs: json!({"version": "1.2.3"}),
+                result: json!({"stdout": "1.2.3\n"}),
+                ..StepOutcome::new(StepStatus::Succeeded, 2)
+            },
         },
         RunEvent::StepFinished {
             step: "notify".into(),
-            status: Status::Skipped,
-            attempts: 0,
-            duration_ms: 0,
-            error: Some("`when: false` is false".into()),
-            outputs: None,
-            result: serde_json::Value::Null,
+            outcome: StepOutcome::skipped(SkipReason::WhenFalse, "`when: false` is false".into()),
         },
         RunEvent::StepFinished {
             step: "each".into(),
-            status: Status::Failed,
-            attempts: 1,
-            duration_ms: 7,
-            error: Some("item 1: exit code 1".into()),
-            outputs: Some(json!([{}, {}])),
-            result: json!([null, null]),
+            outcome: StepOutcome {
+                duration_ms: 7,
+                error: Some("item 1: exit code 1".into()),
+                outputs: json!([{}, {}]),
+                result: json!([null, null]),
+                ..StepOutcome::new(StepStatus::Failed, 1)
+            },
         },
         RunEvent::Phase {
             phase: "finally".into(),
         },
-        RunEvent::RunFinished {
-            status: Status::Succeeded,
+        RunEvent::RunFinished(RunOutcome {
+            status: RunStatus::Succeeded,
             duration_ms: 1500,
             outputs: json!({"version": "1.2.3"}),
             error: None,
-        },
-        RunEvent::RunFinished {
-            status: Status::TimedOut,
+        }),
+        RunEvent::RunFinished(RunOutcome {
+            status: RunStatus::TimedOut,
             duration_ms: 60000,
             outputs: json!({}),
             error: Some("the run timed out after 1m".into()),
-        },
+        }),
     ]
 }
 
@@ -188,4 +185,18 @@ fn events_serialise_as_the_audit_trail_has_them() {
         r#"{"event":"run_finished","status":"timed_out","duration_ms":60000,"outputs":{},"error":"the run timed out after 1m"}"#,
     ];
     assert_eq!(lines, expected);
+}
+
+#[test]
+fn events_read_back_without_what_the_trail_leaves_out() {
+    for event in events() {
+        let line = serde_json::to_string(&event).unwrap();
+        let back: RunEvent = serde_json::from_str(&line).unwrap();
+        let mut expected = event;
+        if let RunEvent::StepFinished { outcome, .. } = &mut expected {
+            outcome.result = serde_json::Value::Null;
+            outcome.skip_reason = None;
+        }
+        assert_eq!(back, expected, "{line}");
+    }
 }

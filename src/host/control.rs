@@ -11,7 +11,7 @@ use indexmap::IndexMap;
 use tokio_util::sync::CancellationToken;
 
 use super::{Forward, Launch, Runner};
-use crate::engine::{Cancel, RunReport};
+use crate::engine::Cancel;
 use crate::events::{EventSink, RunEvent};
 use crate::inputs::{RawInput, resolve_inputs};
 use crate::kind::{ApprovalWait, BoxFuture, ChildOutcome, ChildRun, Control, Decision, Guard};
@@ -163,17 +163,9 @@ impl Control for Runner {
             for problem in &finished.problems {
                 say_problem(problem);
             }
-            let RunReport {
-                status,
-                outputs,
-                error,
-                ..
-            } = finished.report;
             Ok(ChildOutcome {
                 run_id,
-                status,
-                outputs,
-                error,
+                outcome: finished.report.outcome,
             })
         })
     }

@@ -16,7 +16,8 @@ use indexmap::IndexMap;
 
 use crate::audit::AuditSink;
 use crate::engine::{self, Cancel, Resume, RunReport, RunRequest};
-use crate::events::{EventSink, Fanout, ParentRun, Status, Trigger};
+use crate::events::{EventSink, Fanout, ParentRun, Trigger};
+use crate::outcome::RunStatus;
 use crate::plan::Plan;
 use crate::project::Project;
 use crate::secrets::SecretStore;
@@ -191,8 +192,8 @@ impl Runner {
         let mut report = engine::execute(request, events, cancel.clone()).await;
         interrupter.abort();
         if cancel.interrupt.is_cancelled() {
-            report.status = Status::Interrupted;
-            report.error = Some(format!(
+            report.outcome.status = RunStatus::Interrupted;
+            report.outcome.error = Some(format!(
                 "the run was interrupted; `steward resume {}` continues it",
                 report.run_id
             ));

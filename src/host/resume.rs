@@ -6,8 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::Launch;
-use crate::engine::{Resume, StepRecord};
-use crate::events::{EventSink, Status, Trigger};
+use crate::engine::Resume;
+use crate::events::{EventSink, Trigger};
+use crate::outcome::{RunStatus, StepStatus};
 use crate::plan::Plan;
 use crate::secrets::SecretStore;
 use crate::store::{RunStore, StoreError};
@@ -27,7 +28,7 @@ pub enum ResumeError {
         /// Run id.
         run: String,
         /// Its status.
-        status: String,
+        status: RunStatus,
     },
     /// The store has no plan for it (recorded by an older steward).
     #[error("run {0} has no stored plan (it was recorded by an older steward)")]
@@ -48,10 +49,6 @@ pub enum ResumeError {
     Store(#[from] StoreError),
 }
 
-fn status_of(text: &str) -> Option<Status> {
-    serde_json::from_value(serde_json::Value::String(text.to_owned())).ok()
-}
-
 /// A [`Launch`] that continues the interrupted run `run_id`: its stored
 /// plan, inputs and finished steps; secrets loaded anew.
 pub fn prepare_resume(
@@ -64,13 +61,15 @@ pub fn prepare_resume(
     let detail = store
         .get_run(run_id)?
         .ok_or_else(|| ResumeError::NoSuchRun(run_id.to_owned()))?;
-    match detail.run.status.as_str() {
-        "interrupted" => {}
-        "running" | "waiting" => return Err(ResumeError::Alive(run_id.to_owned())),
-        other => {
+    match detail.run.status {
+        RunStatus::Interrupted => {}
+        RunStatus::Running | RunStatus::Waiting => {
+            return Err(ResumeError::Alive(run_id.to_owned()));
+        }
+        status => {
             return Err(ResumeError::Ended {
                 run: run_id.to_owned(),
-                status: other.to_owned(),
+                status,
             });
         }
     }
@@ -88,34 +87,16 @@ pub fn prepare_resume(
     };
     let mut finished = HashMap::new();
     let mut attempts = HashMap::new();
+    // Ended steps are kept as the store has them (a skipped one with its
+    // reason, which says whether it blocks the steps that need it); the
+    // others run again, their attempts counted on.
     for step in &detail.steps {
-        match status_of(&step.status) {
-            Some(
-                status @ (Status::Succeeded | Status::Failed | Status::Skipped | Status::TimedOut),
-            ) => {
-                let error = step.error.clone();
-                // A skip for a false `when` doesn't stop dependents; any
-                // other skip (a failure upstream) does.
-                let blocked = status == Status::Skipped
-                    && !error.as_deref().is_some_and(|e| e.starts_with("`when"));
-                finished.insert(
-                    step.step.clone(),
-                    StepRecord {
-                        status,
-                        attempts: step.attempts,
-                        duration_ms: step.duration_ms.unwrap_or(0),
-                        result: step.result.clone().unwrap_or(serde_json::Value::Null),
-                        outputs: step
-                            .outputs
-                            .clone()
-                            .unwrap_or_else(|| serde_json::json!({})),
-                        error,
-                        blocked,
-                    },
-                );
+        match step.outcome.status {
+            StepStatus::Succeeded | StepStatus::Failed | StepStatus::Skipped => {
+                finished.insert(step.step.clone(), step.outcome.clone());
             }
-            _ => {
-                attempts.insert(step.step.clone(), step.attempts);
+            StepStatus::Running | StepStatus::Waiting | StepStatus::Cancelled => {
+                attempts.insert(step.step.clone(), step.outcome.attempts);
             }
         }
     }

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use tokio_util::sync::CancellationToken;
 
-use crate::events::{EventSink, ParentRun, Status};
+use crate::events::{EventSink, ParentRun};
+use crate::outcome::RunOutcome;
 use serde::Serialize;
 
 /// A boxed future, for the object-safe [`Control`].
@@ -56,12 +57,8 @@ pub struct ChildRun {
 pub struct ChildOutcome {
     /// Its id.
     pub run_id: String,
-    /// Its final status.
-    pub status: Status,
-    /// Its outputs.
-    pub outputs: serde_json::Value,
-    /// Why it failed.
-    pub error: Option<String>,
+    /// How it ended.
+    pub outcome: RunOutcome,
 }
 
 /// Who approved or rejected an `approval` step.

@@ -1,6 +1,6 @@
 //! A finished run as JUnit XML, the test report format CI systems read
 //! (`steward run --junit FILE`): one test suite for the run, one test case
-//! per step record, so each step shows up as a passed, failed or skipped
+//! per step outcome, so each step shows up as a passed, failed or skipped
 //! test. The texts come from the [`RunReport`], which the engine has
 //! already redacted: no secret reaches the file.
 
@@ -12,8 +12,8 @@ use std::path::Path;
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 
-use crate::engine::{RunReport, StepRecord};
-use crate::events::Status;
+use crate::engine::RunReport;
+use crate::outcome::{StepOutcome, StepStatus};
 
 /// The name of the test case that stands for a run failure no step carries,
 /// such as an output that could not be rendered.
@@ -66,21 +66,19 @@ enum Verdict<'a> {
     Skipped(&'a str),
 }
 
-fn verdict(record: &StepRecord) -> Verdict<'_> {
-    let why = record.error.as_deref();
-    match record.status {
-        Status::Succeeded => Verdict::Passed,
-        Status::Failed | Status::Cancelled | Status::TimedOut | Status::Interrupted => {
-            Verdict::Failed {
-                kind: record.status.as_str(),
-                message: why.unwrap_or(record.status.as_str()),
-                attempts: record.attempts,
-            }
-        }
-        // A final report has no pending or running step; should one appear,
-        // it did not run to the end, which is what `skipped` says.
-        Status::Skipped | Status::Pending | Status::Running | Status::Waiting => {
-            Verdict::Skipped(why.unwrap_or(record.status.as_str()))
+fn verdict(outcome: &StepOutcome) -> Verdict<'_> {
+    let why = outcome.error.as_deref();
+    match outcome.status {
+        StepStatus::Succeeded => Verdict::Passed,
+        StepStatus::Failed | StepStatus::Cancelled => Verdict::Failed {
+            kind: outcome.status.as_str(),
+            message: why.unwrap_or(outcome.status.as_str()),
+            attempts: outcome.attempts,
+        },
+        // A final report has no running step; should one appear, it did
+        // not run to the end, which is what `skipped` says.
+        StepStatus::Skipped | StepStatus::Running | StepStatus::Waiting => {
+            Verdict::Skipped(why.unwrap_or(outcome.status.as_str()))
         }
     }
 }
@@ -91,7 +89,7 @@ fn run_failure(report: &RunReport) -> Option<&str> {
         .steps
         .values()
         .any(|r| matches!(verdict(r), Verdict::Failed { .. }));
-    report.error.as_deref().filter(|_| !step_failed)
+    report.outcome.error.as_deref().filter(|_| !step_failed)
 }
 
 fn document(report: &RunReport, out: &mut Vec<u8>) -> io::Result<()> {
@@ -114,7 +112,7 @@ fn document(report: &RunReport, out: &mut Vec<u8>) -> io::Result<()> {
         ("failures", failures.to_string()),
         ("errors", "0".to_owned()),
         ("skipped", skipped.to_string()),
-        ("time", seconds(report.duration_ms)),
+        ("time", seconds(report.outcome.duration_ms)),
     ];
     let totals = totals.iter().map(|(k, v)| (*k, v.as_str()));
 
@@ -129,14 +127,14 @@ fn document(report: &RunReport, out: &mut Vec<u8>) -> io::Result<()> {
                 .write_inner_content(|w| {
                     w.create_element("properties").write_inner_content(|w| {
                         property(w, "run_id", &report.run_id)?;
-                        property(w, "status", report.status.as_str())
+                        property(w, "status", report.outcome.status.as_str())
                     })?;
-                    for ((id, record), verdict) in report.steps.iter().zip(verdicts) {
-                        case(w, &runbook, id, record.duration_ms, verdict)?;
+                    for ((id, outcome), verdict) in report.steps.iter().zip(verdicts) {
+                        case(w, &runbook, id, outcome.duration_ms, verdict)?;
                     }
                     if let Some(error) = run_failure {
                         let failed = Verdict::Failed {
-                            kind: report.status.as_str(),
+                            kind: report.outcome.status.as_str(),
                             message: error,
                             attempts: 0,
                         };
@@ -243,26 +241,23 @@ mod tests {
         let mut steps = indexmap::IndexMap::new();
         steps.insert(
             "build<1>".to_owned(),
-            StepRecord {
-                status: Status::Failed,
-                attempts: 2,
+            StepOutcome {
                 duration_ms: 1500,
-                result: serde_json::Value::Null,
-                outputs: serde_json::json!({}),
-                error: Some(error.to_owned()),
-                blocked: false,
+                ..StepOutcome::failed(2, error.to_owned())
             },
         );
         RunReport {
             run_id: "r1".into(),
             runbook: "a&b".into(),
-            status: Status::Failed,
             started_at: "2026-01-02T03:04:05+00:00".into(),
-            duration_ms: 1234,
             inputs: serde_json::json!({}),
             steps,
-            outputs: serde_json::json!({}),
-            error: Some(format!("step `build<1>` failed: {error}")),
+            outcome: crate::outcome::RunOutcome {
+                status: crate::outcome::RunStatus::Failed,
+                duration_ms: 1234,
+                outputs: serde_json::json!({}),
+                error: Some(format!("step `build<1>` failed: {error}")),
+            },
         }
     }
 

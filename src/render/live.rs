@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{describe, status_style};
-use crate::events::{EventSink, RunEvent, Status};
+use super::{describe, step_style};
+use crate::events::{EventSink, RunEvent};
+use crate::outcome::StepStatus;
 
 /// The live DAG view.
 pub struct Live {
@@ -71,7 +72,7 @@ impl EventSink for Live {
             }
             RunEvent::AttemptFinished {
                 step,
-                status: Status::Failed,
+                status: StepStatus::Failed,
                 retry_in_ms: Some(ms),
                 attempt,
                 ..
@@ -79,9 +80,9 @@ impl EventSink for Live {
                 self.bar(step)
                     .set_message(format!("retrying in {ms}ms (attempt {attempt} failed)"));
             }
-            RunEvent::StepFinished { step, status, .. } => {
+            RunEvent::StepFinished { step, outcome } => {
                 let bar = self.bar(step);
-                let (style, mark) = status_style(*status);
+                let (style, mark) = step_style(outcome.status);
                 let text = describe(event).unwrap_or_default();
                 bar.set_style(
                     ProgressStyle::with_template("{msg}")

@@ -11,7 +11,8 @@ use std::sync::Mutex;
 
 use anstyle::{AnsiColor, Style};
 
-use crate::events::{EventSink, OutputStream, RunEvent, Status};
+use crate::events::{EventSink, OutputStream, RunEvent};
+use crate::outcome::{RunStatus, StepStatus};
 
 pub use live::Live;
 
@@ -35,15 +36,29 @@ impl Plain {
     }
 }
 
-pub(crate) fn status_style(status: Status) -> (Style, &'static str) {
-    let color = |c: AnsiColor| Style::new().fg_color(Some(c.into())).bold();
+fn color(c: AnsiColor) -> Style {
+    Style::new().fg_color(Some(c.into())).bold()
+}
+
+/// A step's colour and mark.
+pub(crate) fn step_style(status: StepStatus) -> (Style, &'static str) {
     match status {
-        Status::Succeeded => (color(AnsiColor::Green), "✓"),
-        Status::Failed | Status::TimedOut => (color(AnsiColor::Red), "✗"),
-        Status::Cancelled => (color(AnsiColor::Yellow), "⊘"),
-        Status::Skipped => (Style::new().dimmed(), "-"),
-        Status::Interrupted => (color(AnsiColor::Yellow), "!"),
-        Status::Pending | Status::Running | Status::Waiting => (Style::new(), "…"),
+        StepStatus::Succeeded => (color(AnsiColor::Green), "✓"),
+        StepStatus::Failed => (color(AnsiColor::Red), "✗"),
+        StepStatus::Cancelled => (color(AnsiColor::Yellow), "⊘"),
+        StepStatus::Skipped => (Style::new().dimmed(), "-"),
+        StepStatus::Running | StepStatus::Waiting => (Style::new(), "…"),
+    }
+}
+
+/// A run's colour (and mark, as a step's).
+fn run_style(status: RunStatus) -> (Style, &'static str) {
+    match status {
+        RunStatus::Succeeded => (color(AnsiColor::Green), "✓"),
+        RunStatus::Failed | RunStatus::TimedOut => (color(AnsiColor::Red), "✗"),
+        RunStatus::Cancelled => (color(AnsiColor::Yellow), "⊘"),
+        RunStatus::Interrupted => (color(AnsiColor::Yellow), "!"),
+        RunStatus::Running | RunStatus::Waiting => (Style::new(), "…"),
     }
 }
 
@@ -136,7 +151,7 @@ pub(crate) fn describe(event: &RunEvent) -> Option<String> {
             duration_ms,
             ..
         } => {
-            if *status == Status::Succeeded {
+            if *status == StepStatus::Succeeded {
                 return None;
             }
             let mut s = format!(
@@ -153,35 +168,24 @@ pub(crate) fn describe(event: &RunEvent) -> Option<String> {
             }
             s
         }
-        RunEvent::StepFinished {
-            step,
-            status,
-            attempts,
-            duration_ms,
-            error,
-            ..
-        } => {
-            let mut s = format!("{} {step} {status}", status_style(*status).1);
-            if *status != Status::Skipped {
-                s.push_str(&format!(" in {duration_ms}ms"));
+        RunEvent::StepFinished { step, outcome } => {
+            let status = outcome.status;
+            let mut s = format!("{} {step} {status}", step_style(status).1);
+            if status != StepStatus::Skipped {
+                s.push_str(&format!(" in {}ms", outcome.duration_ms));
             }
-            if *attempts > 1 {
-                s.push_str(&format!(" ({attempts} attempts)"));
+            if outcome.attempts > 1 {
+                s.push_str(&format!(" ({} attempts)", outcome.attempts));
             }
-            if let Some(e) = error {
+            if let Some(e) = &outcome.error {
                 s.push_str(&format!(": {e}"));
             }
             s
         }
         RunEvent::Phase { phase } => format!("-- {phase}"),
-        RunEvent::RunFinished {
-            status,
-            duration_ms,
-            error,
-            ..
-        } => {
-            let mut s = format!("run {status} in {duration_ms}ms");
-            if let Some(e) = error {
+        RunEvent::RunFinished(outcome) => {
+            let mut s = format!("run {} in {}ms", outcome.status, outcome.duration_ms);
+            if let Some(e) = &outcome.error {
                 s.push_str(&format!(": {e}"));
             }
             s
@@ -225,17 +229,13 @@ impl EventSink for Plain {
                     groups.insert(step.clone());
                     let _ = writeln!(out, "::group::{step}");
                 }
-                RunEvent::StepFinished {
-                    step,
-                    status,
-                    error,
-                    ..
-                } => {
+                RunEvent::StepFinished { step, outcome } => {
                     if groups.remove(step) {
                         let _ = writeln!(out, "::endgroup::");
                     }
-                    if *status == Status::Failed {
-                        let msg = error.clone().unwrap_or_default().replace('\n', "%0A");
+                    if outcome.status == StepStatus::Failed {
+                        let msg = outcome.error.clone().unwrap_or_default();
+                        let msg = msg.replace('\n', "%0A");
                         let _ = writeln!(out, "::error title=step {step} failed::{msg}");
                     }
                 }
@@ -243,12 +243,14 @@ impl EventSink for Plain {
             }
         }
         if let Some(text) = describe(event) {
-            let styled = match event {
-                RunEvent::StepFinished { status, .. } | RunEvent::RunFinished { status, .. } => {
-                    let style = status_style(*status).0;
-                    format!("{}{text}{}", style.render(), style.render_reset())
-                }
-                _ => text,
+            let style = match event {
+                RunEvent::StepFinished { outcome, .. } => Some(step_style(outcome.status).0),
+                RunEvent::RunFinished(outcome) => Some(run_style(outcome.status).0),
+                _ => None,
+            };
+            let styled = match style {
+                Some(style) => format!("{}{text}{}", style.render(), style.render_reset()),
+                None => text,
             };
             let _ = writeln!(out, "{ts} {styled}");
         }

@@ -85,19 +85,15 @@ impl Metrics {
                 *m.retries.entry(runbook.to_owned()).or_default() += 1;
             }),
             // Steps that ran (a skipped step made no attempt).
-            RunEvent::StepFinished {
-                attempts,
-                duration_ms,
-                ..
-            } if *attempts > 0 => self.with(|m| {
+            RunEvent::StepFinished { outcome, .. } if outcome.attempts > 0 => self.with(|m| {
                 m.durations
                     .entry(runbook.to_owned())
                     .or_default()
-                    .observe(*duration_ms as f64 / 1000.0);
+                    .observe(outcome.duration_ms as f64 / 1000.0);
             }),
-            RunEvent::RunFinished { status, .. } => self.with(|m| {
+            RunEvent::RunFinished(outcome) => self.with(|m| {
                 *m.finished
-                    .entry((runbook.to_owned(), status.as_str().to_owned()))
+                    .entry((runbook.to_owned(), outcome.status.as_str().to_owned()))
                     .or_default() += 1;
             }),
             _ => {}
@@ -285,7 +281,7 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::Status;
+    use crate::outcome::{RunOutcome, RunStatus, StepOutcome, StepStatus};
 
     #[test]
     fn escapes_label_values() {
@@ -296,23 +292,23 @@ mod tests {
     #[test]
     fn renders_counters_and_histograms() {
         let m = Metrics::default();
-        let finished = |status| RunEvent::RunFinished {
-            status,
-            duration_ms: 5,
-            outputs: serde_json::Value::Null,
-            error: None,
+        let finished = |status| {
+            RunEvent::RunFinished(RunOutcome {
+                status,
+                duration_ms: 5,
+                outputs: serde_json::Value::Null,
+                error: None,
+            })
         };
-        m.record("d\"x", &finished(Status::Failed));
+        m.record("d\"x", &finished(RunStatus::Failed));
         m.record(
             "d",
             &RunEvent::StepFinished {
                 step: "s".into(),
-                status: Status::Succeeded,
-                attempts: 1,
-                duration_ms: 200,
-                error: None,
-                outputs: None,
-                result: serde_json::Value::Null,
+                outcome: StepOutcome {
+                    duration_ms: 200,
+                    ..StepOutcome::new(StepStatus::Succeeded, 1)
+                },
             },
         );
         m.rejection("gh", "mismatch");

@@ -19,6 +19,7 @@ use crate::events::{EventSink, Fanout, RunEvent, Trigger};
 use crate::host::{self, Finished, Launch, Runner};
 use crate::inputs::{RawInput, resolve_inputs};
 use crate::kind::Decision;
+use crate::outcome::RunStatus;
 use crate::plan::Plan;
 use crate::secrets::SecretStore;
 use crate::store::{Refusal, RunFilter};
@@ -250,8 +251,8 @@ impl EventSink for Notify {
                     let _ = tx.send(());
                 }
             }
-            RunEvent::RunFinished { status, .. } => {
-                log(&format!("run {} finished: {status}", self.run_id));
+            RunEvent::RunFinished(outcome) => {
+                log(&format!("run {} finished: {}", self.run_id, outcome.status));
             }
             _ => {}
         }
@@ -311,7 +312,7 @@ pub async fn start(
     match done_rx.await {
         Ok(Ok(finished)) => Ok(Json(json!({
             "run_id": run_id,
-            "status": finished.report.status,
+            "status": finished.report.outcome.status,
             "report": finished.report,
             "problems": finished.problems,
             "links": links(&run_id),
@@ -425,6 +426,10 @@ pub async fn list(
     )?;
     let q = query(q)?;
     let limit = q.limit.unwrap_or(50).min(1000);
+    // A status no run can have matches no run.
+    let Ok(status) = q.status.as_deref().map(str::parse::<RunStatus>).transpose() else {
+        return Ok(Json(json!({ "runs": [] })).into_response());
+    };
     // A token limited to some runbooks filters after reading: it reads the
     // newest `want` runs, four times more each round, until enough are
     // covered or the store has no more (not every stored run at once).
@@ -432,7 +437,7 @@ pub async fn list(
     let runs = loop {
         let filter = RunFilter {
             runbook: q.runbook.clone(),
-            status: q.status.clone(),
+            status,
             parent: None,
             limit: Some(want),
         };

@@ -5,10 +5,10 @@
 
 use indexmap::IndexMap;
 
-use crate::events::{ParentRun, Status};
+use crate::events::ParentRun;
 use crate::kind::ChildRun;
 use crate::kind::{Attempt, Execute, Failure, StepContext};
-use crate::outcome::FailureClass;
+use crate::outcome::{FailureClass, RunStatus};
 use crate::plan::RunbookStep;
 
 impl RunbookStep {
@@ -57,20 +57,20 @@ impl Execute for RunbookStep {
             interrupt: ctx.interrupt.child_token(),
             events: ctx.events.clone(),
         };
-        let outcome = match ctx.control.run_child(child).await {
-            Ok(o) => o,
+        let (run_id, outcome) = match ctx.control.run_child(child).await {
+            Ok(ended) => (ended.run_id, ended.outcome),
             Err(e) => return Attempt::failed(FailureClass::Other, e),
         };
         let result = serde_json::json!({
-            "run_id": outcome.run_id,
+            "run_id": run_id,
             "status": outcome.status.as_str(),
             "outputs": outcome.outputs,
         });
-        let failure = (outcome.status != Status::Succeeded).then(|| Failure {
+        let failure = (outcome.status != RunStatus::Succeeded).then(|| Failure {
             class: FailureClass::Other,
             message: format!(
                 "child run {} of `{}` {}{}",
-                outcome.run_id,
+                run_id,
                 self.name,
                 outcome.status,
                 outcome.error.map(|e| format!(": {e}")).unwrap_or_default()

@@ -56,7 +56,7 @@ fn only_approvers_decide_and_the_first_decision_wins() {
     sink.emit(&requested(&["ann", "bob"]));
     assert_eq!(
         store.get_run("r1").unwrap().unwrap().run.status,
-        "interrupted"
+        crate::outcome::RunStatus::Interrupted
     );
     assert_eq!(store.decision("r1", "gate").unwrap(), None);
     let refused = store.decide("r1", "gate", &decision(true, "eve")).unwrap();

@@ -8,6 +8,7 @@
 #[cfg(test)]
 mod approval_tests;
 mod approvals;
+mod columns;
 mod locks;
 mod options;
 mod record;
@@ -24,6 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::events::RunEvent;
+use crate::outcome::{RunStatus, StepOutcome, UnknownName};
 
 pub use locks::Lease;
 pub use options::{SqliteOptions, Synchronous};
@@ -111,6 +113,16 @@ pub enum StoreError {
     /// A value could not be (de)serialised.
     #[error("run store data: {0}")]
     Json(#[from] serde_json::Error),
+    /// A stored status or skip reason this build does not know (a newer
+    /// steward wrote it, or the row is damaged).
+    #[error("the run store {}: {source}", path.display())]
+    UnknownValue {
+        /// The database file.
+        path: PathBuf,
+        /// The name found.
+        #[source]
+        source: UnknownName,
+    },
 }
 
 /// One audit line, exactly as the file trail writes it (without the newline).
@@ -127,9 +139,9 @@ pub struct AuditLine {
 pub struct RunFilter {
     /// Only runs of this runbook.
     pub runbook: Option<String>,
-    /// Only runs with this status (`succeeded`, `failed`, `running`,
-    /// `interrupted`…).
-    pub status: Option<String>,
+    /// Only runs with this status (`interrupted` ones are found among the
+    /// `running` and `waiting` rows).
+    pub status: Option<RunStatus>,
     /// Only children of this run.
     pub parent: Option<String>,
     /// At most this many (the newest).
@@ -145,7 +157,7 @@ pub struct RunRecord {
     pub runbook: String,
     /// `running` or `waiting` until the run finishes, then its final
     /// status; `interrupted` when its process died.
-    pub status: String,
+    pub status: RunStatus,
     /// What started it: `cli`, `ci`…
     pub trigger_kind: String,
     /// Who started it.
@@ -174,25 +186,47 @@ pub struct RunRecord {
     pub parent_step: Option<String>,
 }
 
-/// A stored step: its last known state.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A stored step: its last known state. Its JSON (`show --output json`,
+/// the API) is flat: the step's id, its outcome with `null` for what is not
+/// known yet (`duration_ms` until it ends) or is empty (`result`,
+/// `outputs`), and its last attempt; no skip reason.
+#[derive(Debug, Clone, PartialEq)]
 pub struct StepRecord {
     /// Step id.
     pub step: String,
-    /// `running` while an attempt runs, then its final status.
-    pub status: String,
-    /// Attempts made (or started).
-    pub attempts: u32,
-    /// Total time, once finished.
-    pub duration_ms: Option<u64>,
-    /// Its `result`, once finished.
-    pub result: Option<serde_json::Value>,
+    /// Its outcome, once it ended; while it runs or waits: its status
+    /// (`running`, `waiting`), the attempts started, and nothing more.
+    pub outcome: StepOutcome,
     /// The last finished attempt (`attempt_finished` as JSON).
     pub attempt: Option<serde_json::Value>,
-    /// Its outputs.
-    pub outputs: Option<serde_json::Value>,
-    /// Why it failed or was skipped.
-    pub error: Option<String>,
+}
+
+impl Serialize for StepRecord {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Shown<'a> {
+            step: &'a str,
+            status: crate::outcome::StepStatus,
+            attempts: u32,
+            duration_ms: Option<u64>,
+            result: Option<&'a serde_json::Value>,
+            attempt: Option<&'a serde_json::Value>,
+            outputs: Option<&'a serde_json::Value>,
+            error: Option<&'a str>,
+        }
+        let o = &self.outcome;
+        Shown {
+            step: &self.step,
+            status: o.status,
+            attempts: o.attempts,
+            duration_ms: o.status.has_ended().then_some(o.duration_ms),
+            result: (!o.result.is_null()).then_some(&o.result),
+            attempt: self.attempt.as_ref(),
+            outputs: o.has_outputs().then_some(&o.outputs),
+            error: o.error.as_deref(),
+        }
+        .serialize(serializer)
+    }
 }
 
 /// A run with its steps, in the order they started.

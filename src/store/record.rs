@@ -5,8 +5,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Transaction, params};
 
 use super::{AuditLine, LOG_LINES_PER_STEP, approvals};
-use crate::events::{OutputStream, ParentRun, RunEvent, Status, Trigger};
+use crate::events::{OutputStream, ParentRun, RunEvent, Trigger};
 use crate::kind::Decision;
+use crate::outcome::{RunOutcome, RunStatus, StepOutcome, StepStatus};
 
 /// What can go wrong writing an event.
 #[derive(Debug, thiserror::Error)]
@@ -53,8 +54,8 @@ pub(super) fn apply(
             parent: parent.as_ref(),
         })?,
         RunEvent::RunResumed { .. } => run.resumed()?,
-        RunEvent::ConcurrencyWaiting { .. } => run.set_status("waiting")?,
-        RunEvent::ConcurrencyAcquired { .. } => run.set_status("running")?,
+        RunEvent::ConcurrencyWaiting { .. } => run.set_status(RunStatus::Waiting)?,
+        RunEvent::ConcurrencyAcquired { .. } => run.set_status(RunStatus::Running)?,
         RunEvent::ApprovalRequested {
             step,
             message,
@@ -80,32 +81,9 @@ pub(super) fn apply(
         RunEvent::AttemptStarted { step, attempt, .. } => run.attempt_started(step, *attempt)?,
         RunEvent::Output { step, stream, line } => run.output(step, *stream, line)?,
         RunEvent::AttemptFinished { step, .. } => run.attempt_finished(step, event)?,
-        RunEvent::StepFinished {
-            step,
-            status,
-            attempts,
-            duration_ms,
-            error,
-            outputs,
-            result,
-        } => run.step_finished(
-            step,
-            &StepRow {
-                status: status.as_str(),
-                attempts: *attempts,
-                duration_ms: *duration_ms,
-                error: error.as_deref(),
-                outputs: outputs.as_ref(),
-                result,
-            },
-        )?,
+        RunEvent::StepFinished { step, outcome } => run.step_finished(step, outcome)?,
         RunEvent::Phase { .. } => {}
-        RunEvent::RunFinished {
-            status,
-            duration_ms,
-            outputs,
-            error,
-        } => run.finished(*status, *duration_ms, outputs, error.as_deref())?,
+        RunEvent::RunFinished(outcome) => run.finished(outcome)?,
     }
     if let Some(audit) = audit {
         run.audit_line(audit)?;
@@ -122,16 +100,6 @@ struct NewRun<'a> {
     trigger: &'a Trigger,
     started_at: &'a str,
     parent: Option<&'a ParentRun>,
-}
-
-/// A step's final columns.
-struct StepRow<'a> {
-    status: &'a str,
-    attempts: u32,
-    duration_ms: u64,
-    error: Option<&'a str>,
-    outputs: Option<&'a serde_json::Value>,
-    result: &'a serde_json::Value,
 }
 
 /// One run's rows, written inside the caller's transaction: one method per
@@ -174,21 +142,21 @@ impl Run<'_> {
     fn resumed(&self) -> rusqlite::Result<()> {
         self.tx
             .prepare_cached(
-                "UPDATE runs SET status = 'running', finished_at = NULL, duration_ms = NULL, \
+                "UPDATE runs SET status = ?2, finished_at = NULL, duration_ms = NULL, \
                  error = NULL WHERE id = ?1",
             )?
-            .execute([self.id])?;
+            .execute(params![self.id, RunStatus::Running])?;
         Ok(())
     }
 
-    fn set_status(&self, status: &str) -> rusqlite::Result<()> {
+    fn set_status(&self, status: RunStatus) -> rusqlite::Result<()> {
         self.tx
             .prepare_cached("UPDATE runs SET status = ?2 WHERE id = ?1")?
             .execute(params![self.id, status])?;
         Ok(())
     }
 
-    fn set_step_status(&self, step: &str, status: &str) -> rusqlite::Result<()> {
+    fn set_step_status(&self, step: &str, status: StepStatus) -> rusqlite::Result<()> {
         self.tx
             .prepare_cached("UPDATE steps SET status = ?3 WHERE run_id = ?1 AND step_id = ?2")?
             .execute(params![self.id, step, status])?;
@@ -203,17 +171,17 @@ impl Run<'_> {
         approvers: &[String],
     ) -> rusqlite::Result<()> {
         approvals::request(self.tx, self.id, step, message, approvers, &now())?;
-        self.set_step_status(step, "waiting")?;
-        self.set_status("waiting")
+        self.set_step_status(step, StepStatus::Waiting)?;
+        self.set_status(RunStatus::Waiting)
     }
 
     /// `approval_decided`: the decision is consumed; the step runs again,
     /// and the run once no other approval waits.
     fn approval_decided(&self, step: &str, decision: &Decision) -> rusqlite::Result<()> {
         approvals::consume(self.tx, self.id, step, decision)?;
-        self.set_step_status(step, "running")?;
+        self.set_step_status(step, StepStatus::Running)?;
         if !approvals::any_pending(self.tx, self.id)? {
-            self.set_status("running")?;
+            self.set_status(RunStatus::Running)?;
         }
         Ok(())
     }
@@ -225,10 +193,10 @@ impl Run<'_> {
             .prepare_cached(
                 "INSERT INTO steps (run_id, step_id, ord, status, attempts) VALUES \
                  (?1, ?2, (SELECT COALESCE(MAX(ord), 0) + 1 FROM steps WHERE run_id = ?1), \
-                 'running', ?3) ON CONFLICT (run_id, step_id) DO UPDATE SET \
-                 status = 'running', attempts = MAX(attempts, excluded.attempts)",
+                 ?4, ?3) ON CONFLICT (run_id, step_id) DO UPDATE SET \
+                 status = excluded.status, attempts = MAX(attempts, excluded.attempts)",
             )?
-            .execute(params![self.id, step, attempt])?;
+            .execute(params![self.id, step, attempt, StepStatus::Running])?;
         Ok(())
     }
 
@@ -262,11 +230,15 @@ impl Run<'_> {
     }
 
     /// `step_finished`: the step's final record (a skipped step's row is
-    /// created here), its logs trimmed.
-    fn step_finished(&self, step: &str, row: &StepRow<'_>) -> Result<(), Error> {
-        let outputs = row.outputs.map(serde_json::to_string).transpose()?;
-        let result = (!row.result.is_null())
-            .then(|| serde_json::to_string(row.result))
+    /// created here), its logs trimmed. No outputs and a `null` result are
+    /// stored as NULL.
+    fn step_finished(&self, step: &str, outcome: &StepOutcome) -> Result<(), Error> {
+        let outputs = outcome
+            .has_outputs()
+            .then(|| serde_json::to_string(&outcome.outputs))
+            .transpose()?;
+        let result = (!outcome.result.is_null())
+            .then(|| serde_json::to_string(&outcome.result))
             .transpose()?;
         self.tx
             .prepare_cached(
@@ -281,11 +253,11 @@ impl Run<'_> {
             .execute(params![
                 self.id,
                 step,
-                row.status,
-                row.attempts,
-                int(row.duration_ms),
+                outcome.status,
+                outcome.attempts,
+                int(outcome.duration_ms),
                 outputs,
-                row.error,
+                outcome.error,
                 result
             ])?;
         self.trim_logs(step)?;
@@ -294,16 +266,10 @@ impl Run<'_> {
 
     /// `run_finished`: the run's end. A run that stops without a verdict
     /// (its process is going away mid-run) stays resumable.
-    fn finished(
-        &self,
-        status: Status,
-        duration_ms: u64,
-        outputs: &serde_json::Value,
-        error: Option<&str>,
-    ) -> Result<(), Error> {
-        let status = match status {
-            Status::Interrupted => "running",
-            other => other.as_str(),
+    fn finished(&self, outcome: &RunOutcome) -> Result<(), Error> {
+        let status = match outcome.status {
+            RunStatus::Interrupted => RunStatus::Running,
+            other => other,
         };
         self.tx
             .prepare_cached(
@@ -314,9 +280,9 @@ impl Run<'_> {
                 self.id,
                 status,
                 now(),
-                int(duration_ms),
-                serde_json::to_string(outputs)?,
-                error
+                int(outcome.duration_ms),
+                serde_json::to_string(&outcome.outputs)?,
+                outcome.error
             ])?;
         Ok(())
     }

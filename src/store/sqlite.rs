@@ -13,9 +13,10 @@ use super::record;
 use super::schema::{MIGRATIONS, migrate};
 use super::{
     AuditLine, Held, Lease, LogLine, Refusal, RunDetail, RunFilter, RunRecord, RunStore,
-    SqliteOptions, StepRecord, StoreError, approvals, locks, ticks,
+    SqliteOptions, StepRecord, StoreError, approvals, columns, locks, ticks,
 };
 use crate::events::RunEvent;
+use crate::outcome::{RunStatus, StepOutcome, StepStatus};
 
 /// How long a statement waits for another process's lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -143,9 +144,16 @@ fn switch_to_wal(conn: &Connection) -> rusqlite::Result<()> {
     }
 }
 
-/// Names a damaged or locked database as such; anything else with its context.
+/// Names a damaged or locked database as such, and a value this build
+/// can't read; anything else with its context.
 pub(super) fn classify(path: &Path, context: &'static str, source: rusqlite::Error) -> StoreError {
     let path = path.to_path_buf();
+    if let Some(unknown) = columns::unknown_name(&source) {
+        return StoreError::UnknownValue {
+            path,
+            source: unknown.clone(),
+        };
+    }
     match source.sqlite_error_code() {
         Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
             StoreError::Corrupt { path, source }
@@ -196,17 +204,31 @@ fn run_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
     })
 }
 
+const STEP_COLUMNS: &str =
+    "step_id, status, attempts, duration_ms, result_json, outputs_json, error, attempt_json";
+
+/// A step's row: its outcome so far (`duration_ms`, `result`, `outputs` and
+/// `error` are NULL until it ends).
 fn step_row(row: &Row<'_>) -> rusqlite::Result<StepRecord> {
-    Ok(StepRecord {
-        step: row.get(0)?,
-        status: row.get(1)?,
-        attempts: row.get(2)?,
+    let status: StepStatus = row.get(1)?;
+    let error: Option<String> = row.get(6)?;
+    let skip_reason =
+        (status == StepStatus::Skipped).then(|| columns::skip_reason_from_words(error.as_deref()));
+    let mut outcome = StepOutcome {
         duration_ms: row
             .get::<_, Option<i64>>(3)?
-            .map(|d| u64::try_from(d).unwrap_or(0)),
-        result: parse_json(row.get(4)?),
-        outputs: parse_json(row.get(5)?),
-        error: row.get(6)?,
+            .map_or(0, |d| u64::try_from(d).unwrap_or(0)),
+        result: parse_json(row.get(4)?).unwrap_or(serde_json::Value::Null),
+        error,
+        skip_reason,
+        ..StepOutcome::new(status, row.get(2)?)
+    };
+    if let Some(outputs) = parse_json(row.get(5)?) {
+        outcome.outputs = outputs;
+    }
+    Ok(StepRecord {
+        step: row.get(0)?,
+        outcome,
         attempt: parse_json(row.get(7)?),
     })
 }
@@ -244,10 +266,12 @@ impl RunStore for SqliteStore {
     fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
         // `running`, `waiting` and `interrupted` are told apart by whether a
         // live process owns the run, so they are filtered after the query.
-        let live_status = filter
-            .status
-            .as_deref()
-            .filter(|s| matches!(*s, "running" | "waiting" | "interrupted"));
+        let live_status = filter.status.filter(|s| {
+            matches!(
+                s,
+                RunStatus::Running | RunStatus::Waiting | RunStatus::Interrupted
+            )
+        });
         let mut runs: Vec<RunRecord> = {
             let conn = self.conn();
             let read = self.err("can't list runs");
@@ -315,10 +339,9 @@ impl RunStore for SqliteStore {
             .map_err(&read)?;
         let Some(mut run) = run else { return Ok(None) };
         let mut stmt = conn
-            .prepare(
-                "SELECT step_id, status, attempts, duration_ms, result_json, outputs_json, \
-                 error, attempt_json FROM steps WHERE run_id = ?1 ORDER BY ord",
-            )
+            .prepare(&format!(
+                "SELECT {STEP_COLUMNS} FROM steps WHERE run_id = ?1 ORDER BY ord"
+            ))
             .map_err(&read)?;
         let steps = stmt
             .query_map([run_id], step_row)
@@ -521,8 +544,10 @@ impl SqliteStore {
     /// A run recorded as `running` or `waiting` whose process is gone is
     /// `interrupted`.
     fn mark_interrupted(&self, run: &mut RunRecord) -> Result<(), StoreError> {
-        if matches!(run.status.as_str(), "running" | "waiting") && !self.run_alive(&run.id)? {
-            run.status = "interrupted".to_owned();
+        if matches!(run.status, RunStatus::Running | RunStatus::Waiting)
+            && !self.run_alive(&run.id)?
+        {
+            run.status = RunStatus::Interrupted;
         }
         Ok(())
     }

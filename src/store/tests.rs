@@ -6,7 +6,8 @@ use serde_json::json;
 use super::schema::MIGRATIONS;
 use super::*;
 use crate::chain::verify;
-use crate::events::{EventSink, OutputStream, Status, Trigger};
+use crate::events::{EventSink, OutputStream, Trigger};
+use crate::outcome::{RunOutcome, RunStatus, SkipReason, StepOutcome, StepStatus};
 
 fn temp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
@@ -29,13 +30,13 @@ fn started(run_id: &str, runbook: &str, started_at: &str) -> RunEvent {
     }
 }
 
-fn finished(status: Status) -> RunEvent {
-    RunEvent::RunFinished {
+fn finished(status: RunStatus) -> RunEvent {
+    RunEvent::RunFinished(RunOutcome {
         status,
         duration_ms: 5,
         outputs: json!({"a": 1}),
         error: None,
-    }
+    })
 }
 
 /// Records a small run through a [`StoreSink`].
@@ -57,23 +58,18 @@ fn record_run(store: &Arc<SqliteStore>, id: &str, runbook: &str, started_at: &st
     }
     sink.emit(&RunEvent::StepFinished {
         step: "one".into(),
-        status: Status::Succeeded,
-        attempts: 1,
-        duration_ms: 3,
-        error: None,
-        outputs: Some(json!({"x": "y"})),
-        result: json!({"stdout": "line 0"}),
+        outcome: StepOutcome {
+            duration_ms: 3,
+            outputs: json!({"x": "y"}),
+            result: json!({"stdout": "line 0"}),
+            ..StepOutcome::new(StepStatus::Succeeded, 1)
+        },
     });
     sink.emit(&RunEvent::StepFinished {
         step: "two".into(),
-        status: Status::Skipped,
-        attempts: 0,
-        duration_ms: 0,
-        error: Some("when was false".into()),
-        outputs: None,
-        result: serde_json::Value::Null,
+        outcome: StepOutcome::skipped(SkipReason::WhenFalse, "`when: false` is false".into()),
     });
-    sink.emit(&finished(Status::Succeeded));
+    sink.emit(&finished(RunStatus::Succeeded));
     assert_eq!(sink.error(), None);
 }
 
@@ -114,12 +110,12 @@ fn upgrades_data_of_the_first_schema() {
     let store = SqliteStore::open(&path).unwrap();
     assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
     let run = store.get_run("r1").unwrap().unwrap();
-    assert_eq!(run.run.status, "succeeded");
+    assert_eq!(run.run.status, RunStatus::Succeeded);
     assert_eq!(run.run.parent_run_id, None);
     let build = &run.steps[0];
     // The last attempt moved to its own column; the result is unknown.
     assert_eq!(build.attempt.as_ref().unwrap()["exit_code"], 0);
-    assert_eq!(build.result, None);
+    assert_eq!(build.outcome.result, serde_json::Value::Null);
     assert_eq!(store.logs("r1").unwrap().len(), 1);
     assert_eq!(store.audit_lines("r1").unwrap().len(), 1);
     drop(store);
@@ -146,16 +142,19 @@ fn records_a_run_its_steps_logs_and_a_verifiable_trail() {
         LOG_LINES_PER_STEP + 5,
     );
     let detail = store.get_run("r1").unwrap().unwrap();
-    assert_eq!(detail.run.status, "succeeded");
+    assert_eq!(detail.run.status, RunStatus::Succeeded);
     assert_eq!(detail.run.inputs, json!({"target": "prod"}));
     assert_eq!(detail.run.outputs, Some(json!({"a": 1})));
     let steps: Vec<_> = detail
         .steps
         .iter()
-        .map(|s| (&*s.step, &*s.status))
+        .map(|s| (&*s.step, s.outcome.status))
         .collect();
-    assert_eq!(steps, [("one", "succeeded"), ("two", "skipped")]);
-    assert_eq!(detail.steps[0].outputs, Some(json!({"x": "y"})));
+    assert_eq!(
+        steps,
+        [("one", StepStatus::Succeeded), ("two", StepStatus::Skipped)]
+    );
+    assert_eq!(detail.steps[0].outcome.outputs, json!({"x": "y"}));
 
     let logs = store.logs("r1").unwrap();
     assert_eq!(logs.len(), LOG_LINES_PER_STEP, "only the tail is kept");
@@ -216,12 +215,12 @@ fn lists_newest_first_with_filters_and_prunes_old_runs() {
     };
     assert_eq!(ids(deploy), ["new", "old", "live"]);
     let running = RunFilter {
-        status: Some("running".into()),
+        status: Some(RunStatus::Running),
         ..RunFilter::default()
     };
     assert_eq!(ids(running.clone()), ["live"]);
     let interrupted = RunFilter {
-        status: Some("interrupted".into()),
+        status: Some(RunStatus::Interrupted),
         ..RunFilter::default()
     };
     assert!(ids(interrupted.clone()).is_empty());
@@ -242,7 +241,7 @@ fn lists_newest_first_with_filters_and_prunes_old_runs() {
     assert_eq!(ids(interrupted), ["live"]);
     assert_eq!(
         store.get_run("live").unwrap().unwrap().run.status,
-        "interrupted"
+        RunStatus::Interrupted
     );
     assert!(store.logs("old").unwrap().is_empty());
 }
@@ -282,7 +281,7 @@ fn a_lock_held_too_long_is_a_clear_error_and_loses_nothing() {
     let other = rusqlite::Connection::open(&path).unwrap();
     other.execute_batch("BEGIN EXCLUSIVE").unwrap();
     let err = store
-        .record("r1", &finished(Status::Failed), None)
+        .record("r1", &finished(RunStatus::Failed), None)
         .err()
         .unwrap();
     assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
@@ -291,7 +290,7 @@ fn a_lock_held_too_long_is_a_clear_error_and_loses_nothing() {
 
     // Reads work again, and the earlier run is intact.
     let run = store.get_run("r1").unwrap().unwrap();
-    assert_eq!(run.run.status, "succeeded");
+    assert_eq!(run.run.status, RunStatus::Succeeded);
     // A second store on the same file (another process) opens without
     // migrating again.
     let second = SqliteStore::open(&path).unwrap();
@@ -422,7 +421,7 @@ fn upgrades_a_second_schema_store_with_its_runs() {
     assert_eq!(store.schema_version().unwrap(), 3);
     assert_eq!(
         store.get_run("r1").unwrap().unwrap().run.status,
-        "succeeded"
+        RunStatus::Succeeded
     );
     assert_eq!(store.last_tick("deploy", "@daily UTC").unwrap(), None);
     let tick = chrono::Utc::now();
@@ -462,7 +461,7 @@ fn records_serialise_as_show_and_history_print_them() {
         step: "one".into(),
         attempt: 1,
         item: None,
-        status: Status::Succeeded,
+        status: StepStatus::Succeeded,
         exit_code: Some(0),
         duration_ms: 3,
         error: None,
@@ -471,30 +470,24 @@ fn records_serialise_as_show_and_history_print_them() {
     });
     sink.emit(&RunEvent::StepFinished {
         step: "one".into(),
-        status: Status::Succeeded,
-        attempts: 1,
-        duration_ms: 3,
-        error: None,
-        outputs: Some(json!({"x": "y"})),
-        result: json!({"stdout": "hi\n"}),
+        outcome: StepOutcome {
+            duration_ms: 3,
+            outputs: json!({"x": "y"}),
+            result: json!({"stdout": "hi\n"}),
+            ..StepOutcome::new(StepStatus::Succeeded, 1)
+        },
     });
     sink.emit(&RunEvent::StepFinished {
         step: "two".into(),
-        status: Status::Skipped,
-        attempts: 0,
-        duration_ms: 0,
-        error: Some("`when: false` is false".into()),
-        outputs: None,
-        result: serde_json::Value::Null,
+        outcome: StepOutcome::skipped(SkipReason::WhenFalse, "`when: false` is false".into()),
     });
     sink.emit(&RunEvent::StepFinished {
         step: "bad".into(),
-        status: Status::Failed,
-        attempts: 2,
-        duration_ms: 9,
-        error: Some("exit code 1".into()),
-        outputs: None,
-        result: json!({"exit_code": 1}),
+        outcome: StepOutcome {
+            duration_ms: 9,
+            result: json!({"exit_code": 1}),
+            ..StepOutcome::failed(2, "exit code 1".into())
+        },
     });
     sink.emit(&attempt("three"));
     sink.emit(&attempt("gate"));
@@ -607,12 +600,12 @@ fn records_serialise_as_show_and_history_print_them() {
 }"#
     );
 
-    sink.emit(&RunEvent::RunFinished {
-        status: Status::Failed,
+    sink.emit(&RunEvent::RunFinished(RunOutcome {
+        status: RunStatus::Failed,
         duration_ms: 20,
         outputs: json!({}),
         error: Some("step `bad` failed: exit code 1".into()),
-    });
+    }));
     assert_eq!(sink.error(), None);
     let mut runs = store.list_runs(&RunFilter::default()).unwrap();
     runs[0].finished_at = Some("T".into());

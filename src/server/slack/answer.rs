@@ -85,7 +85,7 @@ pub(super) async fn status(
         text.push_str(&format!(
             "\n• `{}` {}",
             message::escape(&step.step),
-            step.status
+            step.outcome.status
         ));
     }
     Ok(message::ephemeral(&text))

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::events::Status;
+use crate::outcome::RunStatus;
 
 /// The `action_id` of the approve button.
 pub const APPROVE: &str = "steward_approve";
@@ -117,7 +117,7 @@ pub struct Outcome<'a> {
     /// The run.
     pub run_id: &'a str,
     /// How it ended.
-    pub status: Status,
+    pub status: RunStatus,
     /// How long it took.
     pub duration_ms: u64,
     /// The first failed step and its error.
@@ -129,8 +129,8 @@ pub struct Outcome<'a> {
 /// The final message of a run.
 pub fn finished(outcome: &Outcome<'_>) -> Value {
     let icon = match outcome.status {
-        Status::Succeeded => ":white_check_mark:",
-        Status::Cancelled | Status::Skipped => ":no_entry_sign:",
+        RunStatus::Succeeded => ":white_check_mark:",
+        RunStatus::Cancelled => ":no_entry_sign:",
         _ => ":x:",
     };
     let seconds = outcome.duration_ms as f64 / 1000.0;
@@ -194,7 +194,7 @@ mod tests {
         let m = finished(&Outcome {
             runbook: "deploy",
             run_id: "r-1",
-            status: Status::Failed,
+            status: RunStatus::Failed,
             duration_ms: 1234,
             failed: Some(("smoke", &long)),
             error: None,

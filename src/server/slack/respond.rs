@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::events::{EventSink, RunEvent, Status};
+use crate::events::{EventSink, RunEvent};
+use crate::outcome::StepStatus;
 
 use super::super::log;
 use super::message::{self, Outcome};
@@ -162,29 +163,20 @@ impl EventSink for Progress {
                 message::escape(by),
                 message::escape(via),
             )))),
-            RunEvent::StepFinished {
-                step,
-                status: Status::Failed | Status::TimedOut,
-                error,
-                ..
-            } => {
+            RunEvent::StepFinished { step, outcome } if outcome.status == StepStatus::Failed => {
                 if seen.failed.is_none() {
-                    seen.failed = Some((step.clone(), error.clone().unwrap_or_default()));
+                    let error = outcome.error.clone().unwrap_or_default();
+                    seen.failed = Some((step.clone(), error));
                 }
                 None
             }
-            RunEvent::RunFinished {
-                status,
-                duration_ms,
-                error,
-                ..
-            } => Some(Post::Final(message::finished(&Outcome {
+            RunEvent::RunFinished(outcome) => Some(Post::Final(message::finished(&Outcome {
                 runbook: &seen.runbook,
                 run_id: &seen.run_id,
-                status: *status,
-                duration_ms: *duration_ms,
+                status: outcome.status,
+                duration_ms: outcome.duration_ms,
                 failed: seen.failed.as_ref().map(|(s, e)| (s.as_str(), e.as_str())),
-                error: error.as_deref(),
+                error: outcome.error.as_deref(),
             }))),
             _ => None,
         };
