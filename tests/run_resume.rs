@@ -165,3 +165,121 @@ fn a_tampered_store_row_fails_audit_verify() {
     out.expect_code(1);
     assert!(out.stderr.contains("run store"), "{}", out.stderr);
 }
+
+/// The interrupted run of `tests/fixtures/store-v3.sql`.
+const OLD_INTERRUPTED: &str = "01a23d4f-dae1-7719-812f-39c082fc67f9";
+
+/// A store written by the build before skip reasons were stored (schema 3,
+/// see the fixture's header): its runs are listed, shown and verified as
+/// they were, and its interrupted run resumes with each recorded skip
+/// blocking the steps that need it as before: `x_needs_blocked` needs a
+/// step skipped after a failure, `y_needs_cond` one skipped by its `when`.
+#[test]
+fn a_store_of_the_previous_schema_is_read_and_resumed() {
+    let p = Project::new();
+    std::fs::create_dir_all(p.file(".steward")).unwrap();
+    rusqlite::Connection::open(p.file(".steward/steward.db"))
+        .unwrap()
+        .execute_batch(include_str!("fixtures/store-v3.sql"))
+        .unwrap();
+
+    let all = history(&p, "interrupted");
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0]["id"], OLD_INTERRUPTED);
+    let failed = history(&p, "failed");
+    assert_eq!(failed[0]["runbook"], "broken");
+    assert_eq!(failed[0]["error"], "step `boom` failed: exit code 1");
+    for run in ["succeeded", "failed", "interrupted"].map(|s| history(&p, s)) {
+        let id = run[0]["id"].as_str().unwrap();
+        let verify = p.steward(&["audit", "verify", id]);
+        verify.expect_code(0);
+        assert!(verify.stdout.contains("chain intact"), "{}", verify.stdout);
+    }
+    let show = json(&p.steward(&["show", OLD_INTERRUPTED, "--output", "json"]));
+    assert_eq!(show["status"], "interrupted");
+    let steps: Vec<(&str, &str)> = show["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["step"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("bad", "failed"),
+            ("cond", "skipped"),
+            ("after_cond", "succeeded"),
+            ("after_bad", "skipped"),
+            ("after_after", "skipped"),
+            ("hang", "running"),
+        ]
+    );
+    assert_eq!(show["steps"][1]["error"], "`when: false` is false");
+    assert_eq!(show["steps"][5]["duration_ms"], Value::Null);
+
+    p.write("go", "");
+    let resumed = p.steward(&["resume", OLD_INTERRUPTED, "--output", "json"]);
+    resumed.expect_code(1);
+    let report = json(&resumed);
+    assert_eq!(report["status"], "failed");
+    assert_eq!(report["error"], "step `bad` failed: exit code 3");
+    let step = |id: &str| {
+        (
+            report["steps"][id]["status"].clone(),
+            report["steps"][id]["error"].clone(),
+        )
+    };
+    assert_eq!(step("hang"), ("succeeded".into(), Value::Null));
+    assert_eq!(report["steps"]["hang"]["attempts"], 2);
+    assert_eq!(
+        step("x_needs_blocked"),
+        (
+            "skipped".into(),
+            "needs `after_bad`, which was skipped".into()
+        )
+    );
+    assert_eq!(step("y_needs_cond"), ("succeeded".into(), Value::Null));
+    assert_eq!(
+        step("after_after"),
+        (
+            "skipped".into(),
+            "needs `after_bad`, which was skipped".into()
+        ),
+        "kept as recorded"
+    );
+    p.steward(&["audit", "verify", OLD_INTERRUPTED])
+        .expect_code(0);
+}
+
+/// `resume` goes by a skip's stored reason, not by the words of its error:
+/// with the `when`-skipped `cond` recorded as skipped after a failure,
+/// `y_needs_cond` is skipped too.
+#[test]
+fn resume_goes_by_the_stored_skip_reason() {
+    let p = Project::new();
+    std::fs::create_dir_all(p.file(".steward")).unwrap();
+    let db = p.file(".steward/steward.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(include_str!("fixtures/store-v3.sql"))
+        .unwrap();
+    // Any command brings the store to the current schema.
+    p.steward(&["history"]).expect_code(0);
+    let changed = rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "UPDATE steps SET skip_reason = 'need_failed' WHERE run_id = ?1 AND step_id = 'cond'",
+            [OLD_INTERRUPTED],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+
+    p.write("go", "");
+    let report = json(&p.steward(&["resume", OLD_INTERRUPTED, "--output", "json"]));
+    assert_eq!(report["steps"]["y_needs_cond"]["status"], "skipped");
+    assert_eq!(
+        report["steps"]["y_needs_cond"]["error"],
+        "needs `cond`, which was skipped"
+    );
+    assert_eq!(report["steps"]["hang"]["status"], "succeeded");
+}

@@ -39,9 +39,9 @@ pub(super) fn unknown_name(error: &rusqlite::Error) -> Option<&UnknownName> {
     }
 }
 
-/// Why a step was skipped, for a row that has no stored reason: the
-/// engine's words for it (its `error`), as the store had to read them
-/// before the reason was a column. A false `when` lets the steps that need
+/// Why a step was skipped, for a row that has no stored reason (recorded
+/// before schema version 4): the engine's words for it (its `error`), as
+/// `resume` read them then. A false `when` lets the steps that need
 /// the step run; any other skip blocks them, so words this reading does
 /// not recognise count as a blocking skip.
 pub(super) fn skip_reason_from_words(error: Option<&str>) -> SkipReason {

@@ -230,8 +230,8 @@ impl Run<'_> {
     }
 
     /// `step_finished`: the step's final record (a skipped step's row is
-    /// created here), its logs trimmed. No outputs and a `null` result are
-    /// stored as NULL.
+    /// created here, with its reason), its logs trimmed. No outputs and a
+    /// `null` result are stored as NULL.
     fn step_finished(&self, step: &str, outcome: &StepOutcome) -> Result<(), Error> {
         let outputs = outcome
             .has_outputs()
@@ -243,12 +243,13 @@ impl Run<'_> {
         self.tx
             .prepare_cached(
                 "INSERT INTO steps (run_id, step_id, ord, status, attempts, duration_ms, \
-                 outputs_json, error, result_json) VALUES (?1, ?2, \
+                 outputs_json, error, result_json, skip_reason) VALUES (?1, ?2, \
                  (SELECT COALESCE(MAX(ord), 0) + 1 FROM steps WHERE run_id = ?1), \
-                 ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (run_id, step_id) DO UPDATE SET \
+                 ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (run_id, step_id) DO UPDATE SET \
                  status = excluded.status, attempts = excluded.attempts, \
                  duration_ms = excluded.duration_ms, outputs_json = excluded.outputs_json, \
-                 error = excluded.error, result_json = excluded.result_json",
+                 error = excluded.error, result_json = excluded.result_json, \
+                 skip_reason = excluded.skip_reason",
             )?
             .execute(params![
                 self.id,
@@ -258,7 +259,8 @@ impl Run<'_> {
                 int(outcome.duration_ms),
                 outputs,
                 outcome.error,
-                result
+                result,
+                outcome.skip_reason,
             ])?;
         self.trim_logs(step)?;
         Ok(())

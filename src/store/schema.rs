@@ -106,6 +106,12 @@ CREATE TABLE schedule_ticks (
     PRIMARY KEY (runbook, schedule)
 );
 ",
+    // 4: why a skipped step was skipped (`when_false`, `need_failed`…), so
+    // that `resume` knows whether it blocks the steps that need it. NULL for
+    // other steps, and for skips recorded before (read from their words).
+    r"
+ALTER TABLE steps ADD COLUMN skip_reason TEXT;
+",
 ];
 
 /// Applies the scripts of `migrations` the database lacks, each in its own

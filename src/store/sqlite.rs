@@ -16,7 +16,7 @@ use super::{
     SqliteOptions, StepRecord, StoreError, approvals, columns, locks, ticks,
 };
 use crate::events::RunEvent;
-use crate::outcome::{RunStatus, StepOutcome, StepStatus};
+use crate::outcome::{RunStatus, SkipReason, StepOutcome, StepStatus};
 
 /// How long a statement waits for another process's lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -204,16 +204,19 @@ fn run_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
     })
 }
 
-const STEP_COLUMNS: &str =
-    "step_id, status, attempts, duration_ms, result_json, outputs_json, error, attempt_json";
+const STEP_COLUMNS: &str = "step_id, status, attempts, duration_ms, result_json, outputs_json, \
+     error, attempt_json, skip_reason";
 
 /// A step's row: its outcome so far (`duration_ms`, `result`, `outputs` and
-/// `error` are NULL until it ends).
+/// `error` are NULL until it ends). A skip recorded before its reason was
+/// stored has its reason read from its words.
 fn step_row(row: &Row<'_>) -> rusqlite::Result<StepRecord> {
     let status: StepStatus = row.get(1)?;
     let error: Option<String> = row.get(6)?;
-    let skip_reason =
-        (status == StepStatus::Skipped).then(|| columns::skip_reason_from_words(error.as_deref()));
+    let skip_reason = match (status, row.get::<_, Option<SkipReason>>(8)?) {
+        (StepStatus::Skipped, None) => Some(columns::skip_reason_from_words(error.as_deref())),
+        (_, stored) => stored,
+    };
     let mut outcome = StepOutcome {
         duration_ms: row
             .get::<_, Option<i64>>(3)?

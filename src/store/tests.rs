@@ -413,15 +413,29 @@ fn concurrent_servers_fire_each_tick_once() {
 fn upgrades_a_second_schema_store_with_its_runs() {
     let dir = temp();
     let path = dir.path().join("steward.db");
-    let old = Arc::new(SqliteStore::open_with(&path, &MIGRATIONS[..2]).unwrap());
+    let old = SqliteStore::open_with(&path, &MIGRATIONS[..2]).unwrap();
     assert_eq!(old.schema_version().unwrap(), 2);
-    record_run(&old, "r1", "deploy", "2026-01-01T00:00:00Z", 2);
     drop(old);
+    // A run as the second schema's build wrote it, with its own SQL.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            r#"INSERT INTO runs (id, runbook, status, trigger_kind, actor, source_path,
+                source_sha256, inputs_json, started_at, started_ms, finished_at, duration_ms,
+                outputs_json)
+            VALUES ('r1', 'deploy', 'succeeded', 'cli', 'ann', 'runbooks/deploy.yaml', 'ab',
+                '{}', '2026-01-01T00:00:00Z', 1767225600000, '2026-01-01T00:00:01Z', 5, '{}');
+            INSERT INTO steps (run_id, step_id, ord, status, attempts, duration_ms, error)
+            VALUES ('r1', 'two', 1, 'skipped', 0, 0, '`when: false` is false');"#,
+        )
+        .unwrap();
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    let run = store.get_run("r1").unwrap().unwrap();
+    assert_eq!(run.run.status, RunStatus::Succeeded);
     assert_eq!(
-        store.get_run("r1").unwrap().unwrap().run.status,
-        RunStatus::Succeeded
+        run.steps[0].outcome.skip_reason,
+        Some(SkipReason::WhenFalse)
     );
     assert_eq!(store.last_tick("deploy", "@daily UTC").unwrap(), None);
     let tick = chrono::Utc::now();
@@ -432,6 +446,143 @@ fn upgrades_a_second_schema_store_with_its_runs() {
             .unwrap()
             .map(|t| t.timestamp_millis()),
         Some(tick.timestamp_millis())
+    );
+}
+
+/// A store as the build before skip reasons were stored left it (schema
+/// version 3, made by a real `steward run`: see the fixture's header).
+const THIRD_SCHEMA_STORE: &str = include_str!("../../tests/fixtures/store-v3.sql");
+
+#[test]
+fn reads_the_skipped_steps_of_a_third_schema_store() {
+    let dir = temp();
+    let path = dir.path().join("steward.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(THIRD_SCHEMA_STORE)
+        .unwrap();
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+
+    let runs: Vec<_> = store
+        .list_runs(&RunFilter::default())
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.runbook, r.status))
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            ("skips".to_owned(), RunStatus::Interrupted),
+            ("broken".to_owned(), RunStatus::Failed),
+            ("fine".to_owned(), RunStatus::Succeeded),
+        ]
+    );
+    let skips = |id: &str| -> Vec<(String, StepStatus, Option<SkipReason>)> {
+        let detail = store.get_run(id).unwrap().unwrap();
+        let lines = store.audit_lines(id).unwrap();
+        let text: String = lines.iter().map(|l| format!("{}\n", l.line)).collect();
+        verify(text.as_bytes()).unwrap();
+        detail
+            .steps
+            .into_iter()
+            .map(|s| (s.step, s.outcome.status, s.outcome.skip_reason))
+            .collect()
+    };
+    use SkipReason::*;
+    use StepStatus::*;
+    let step = |id: &str, status, reason| (id.to_owned(), status, reason);
+    assert_eq!(
+        skips("01a23d4f-da9c-7289-a387-44f4bb53198e"),
+        [
+            step("hello", Succeeded, None),
+            step("cond", Skipped, Some(WhenFalse)),
+        ]
+    );
+    assert_eq!(
+        skips("01a23d4f-dac3-7531-b131-da1d0e98ed97"),
+        [
+            step("boom", Failed, None),
+            step("later", Skipped, Some(NeedFailed)),
+            step("always", Succeeded, None),
+        ]
+    );
+    assert_eq!(
+        skips("01a23d4f-dae1-7719-812f-39c082fc67f9"),
+        [
+            step("bad", Failed, None),
+            step("cond", Skipped, Some(WhenFalse)),
+            step("after_cond", Succeeded, None),
+            step("after_bad", Skipped, Some(NeedFailed)),
+            step("after_after", Skipped, Some(NeedSkipped)),
+            step("hang", Running, None),
+        ]
+    );
+    // Its records show as they did.
+    let fine = store
+        .get_run("01a23d4f-da9c-7289-a387-44f4bb53198e")
+        .unwrap()
+        .unwrap();
+    let shown = serde_json::to_value(&fine).unwrap();
+    assert_eq!(shown["steps"][1]["status"], "skipped");
+    assert_eq!(shown["steps"][1]["outputs"], serde_json::Value::Null);
+    assert_eq!(shown["steps"][1].get("skip_reason"), None);
+    assert_eq!(shown["outputs"], json!({"word": "hello"}));
+}
+
+#[test]
+fn a_skip_keeps_its_stored_reason_and_an_unknown_one_is_an_error() {
+    let dir = temp();
+    let path = dir.path().join("steward.db");
+    let store = Arc::new(SqliteStore::open(&path).unwrap());
+    let sink = StoreSink::new(store.clone(), "r1");
+    sink.emit(&started("r1", "deploy", "2026-01-01T00:00:00Z"));
+    // Words that would read as a false `when`: the stored reason counts.
+    sink.emit(&RunEvent::StepFinished {
+        step: "late".into(),
+        outcome: StepOutcome::skipped(SkipReason::RunStopped, "`when` never ran".into()),
+    });
+    sink.emit(&RunEvent::StepFinished {
+        step: "one".into(),
+        outcome: StepOutcome::new(StepStatus::Succeeded, 1),
+    });
+    assert_eq!(sink.error(), None);
+    let reasons: Vec<_> = store
+        .get_run("r1")
+        .unwrap()
+        .unwrap()
+        .steps
+        .into_iter()
+        .map(|s| s.outcome.skip_reason)
+        .collect();
+    assert_eq!(reasons, [Some(SkipReason::RunStopped), None]);
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let stored: String = conn
+        .query_row(
+            "SELECT skip_reason FROM steps WHERE step_id = 'late'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(stored, "run_stopped");
+    conn.execute(
+        "UPDATE steps SET skip_reason = 'bored' WHERE step_id = 'late'",
+        [],
+    )
+    .unwrap();
+    let err = store.get_run("r1").unwrap_err();
+    assert!(matches!(err, StoreError::UnknownValue { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("unknown skip reason `bored`"),
+        "{err}"
+    );
+    conn.execute("UPDATE runs SET status = 'paused'", [])
+        .unwrap();
+    let err = store.list_runs(&RunFilter::default()).unwrap_err();
+    assert!(
+        err.to_string().contains("unknown run status `paused`"),
+        "{err}"
     );
 }
 
