@@ -303,7 +303,7 @@ pub async fn start(
             StatusCode::CREATED,
             Json(json!({
                 "run_id": run_id,
-                "status": "running",
+                "status": RunStatus::Running,
                 "links": links(&run_id),
             })),
         )
