@@ -48,7 +48,7 @@ pub(super) async fn attempts(
         let step_ctx = shared.step_context(step, &ctx, &attempt_cancel);
         let detail = match step.kind.describe(&step_ctx) {
             Ok(d) => d,
-            Err(e) => return failed(attempt - 1, e),
+            Err(e) => return failed(attempt - 1, e.to_string()),
         };
         shared.events.emit(&RunEvent::AttemptStarted {
             step: step.id.clone(),

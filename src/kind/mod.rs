@@ -54,6 +54,20 @@ pub struct StepContext<'a> {
     pub interrupt: &'a CancellationToken,
 }
 
+/// Why a step can't say what its attempt will do (a template that does not
+/// render, a URL that does not parse…). Made by [`StepContext::cannot_describe`],
+/// so its text is masked by the run's redactor.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DescribeError(String);
+
+impl StepContext<'_> {
+    /// `why`, masked, as the reason the step can't be described.
+    pub fn cannot_describe(&self, why: impl std::fmt::Display) -> DescribeError {
+        DescribeError(self.redactor.redact(&why.to_string()).into_owned())
+    }
+}
+
 /// How an attempt went, as a step kind reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attempt {
@@ -107,7 +121,7 @@ pub trait Kind: Sized {
     fn compile(spec: &Spanned<Self::Spec>, cx: &mut CompileCx<'_, '_>) -> Option<Self>;
 
     /// What the attempt will do, rendered, for `--dry-run` and the audit trail.
-    fn describe(&self, ctx: &StepContext<'_>) -> Result<String, String>;
+    fn describe(&self, ctx: &StepContext<'_>) -> Result<String, DescribeError>;
 
     /// The unrendered text of what the step does, for a dry run when it
     /// depends on values known only at run time.

@@ -15,7 +15,7 @@ pub mod sql;
 
 use serde::{Deserialize, Serialize};
 
-use crate::kind::{Attempt, Kind, StepContext};
+use crate::kind::{Attempt, DescribeError, Kind, StepContext};
 
 /// Calls `$callback!` with the table of kinds: for each, the doc comment of
 /// its YAML key (shown by editors through the schema), the key, the plan's
@@ -76,7 +76,7 @@ macro_rules! step_kind {
             }
 
             /// What the attempt will do, rendered (see [`Kind::describe`]).
-            pub fn describe(&self, ctx: &StepContext<'_>) -> Result<String, String> {
+            pub fn describe(&self, ctx: &StepContext<'_>) -> Result<String, DescribeError> {
                 match self {
                     $(StepKind::$variant(s) => s.describe(ctx),)*
                 }

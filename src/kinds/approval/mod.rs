@@ -9,7 +9,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::kind::{Attempt, CompileCx, Kind, StepContext};
+use crate::kind::{Attempt, CompileCx, DescribeError, Kind, StepContext};
 use crate::syntax::{FromScalar, Scalar, Spanned, StrOr};
 use crate::template::Template;
 
@@ -70,7 +70,7 @@ impl Kind for ApprovalStep {
         )
     }
 
-    fn describe(&self, ctx: &StepContext<'_>) -> Result<String, String> {
+    fn describe(&self, ctx: &StepContext<'_>) -> Result<String, DescribeError> {
         self.describe_attempt(ctx)
     }
 

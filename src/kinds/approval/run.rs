@@ -8,17 +8,17 @@ use crate::duration::human;
 use crate::events::RunEvent;
 use crate::kind::ApprovalWait;
 use crate::kind::Decision;
-use crate::kind::{Attempt, Failure, StepContext};
+use crate::kind::{Attempt, DescribeError, Failure, StepContext};
 
 use super::ApprovalStep;
 use crate::outcome::FailureClass;
 
 impl ApprovalStep {
-    pub(super) fn describe_attempt(&self, ctx: &StepContext<'_>) -> Result<String, String> {
+    pub(super) fn describe_attempt(&self, ctx: &StepContext<'_>) -> Result<String, DescribeError> {
         let message = ctx
             .renderer
             .render(&self.message, ctx.ctx)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| ctx.cannot_describe(e))?;
         Ok(format!("approval: {}", ctx.redactor.redact(&message)))
     }
 

@@ -24,7 +24,7 @@ use crate::outcome::FailureClass;
 use crate::template::Template;
 
 use crate::duration::human;
-use crate::kind::{Attempt, CompileCx, Failure, Kind, StepContext};
+use crate::kind::{Attempt, CompileCx, DescribeError, Failure, Kind, StepContext};
 use crate::syntax::{Spanned, StrOr};
 
 /// How much of a body `result.body` keeps.
@@ -215,10 +215,8 @@ impl Kind for HttpStep {
         encoded_forms(secret)
     }
 
-    fn describe(&self, ctx: &StepContext<'_>) -> Result<String, String> {
-        let rendered = self
-            .render(ctx)
-            .map_err(|e| ctx.redactor.redact(&e.to_string()).into_owned())?;
+    fn describe(&self, ctx: &StepContext<'_>) -> Result<String, DescribeError> {
+        let rendered = self.render(ctx).map_err(|e| ctx.cannot_describe(e))?;
         let body = match rendered.body {
             None => "",
             Some(Body::Json(_)) => " with a JSON body",

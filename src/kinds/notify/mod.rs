@@ -25,7 +25,7 @@ use sha2::Sha256;
 use crate::kinds::http::{self, Fields, HttpError, Target};
 use crate::outcome::FailureClass;
 
-use crate::kind::{Attempt, CompileCx, Failure, Kind, StepContext};
+use crate::kind::{Attempt, CompileCx, DescribeError, Failure, Kind, StepContext};
 use crate::syntax::Spanned;
 
 /// Bound on one delivery.
@@ -182,16 +182,16 @@ impl Kind for NotifyStep {
         )
     }
 
-    fn describe(&self, ctx: &StepContext<'_>) -> Result<String, String> {
+    fn describe(&self, ctx: &StepContext<'_>) -> Result<String, DescribeError> {
         let redact = |text: &str| ctx.redactor.redact(text).into_owned();
-        let message = self.message(ctx).map_err(|e| redact(&e.to_string()))?;
+        let message = self.message(ctx).map_err(|e| ctx.cannot_describe(e))?;
         let what = match &self.channel {
             Channel::Slack { .. } => "slack".to_owned(),
-            Channel::Webhook(w) => webhook::describe(ctx, w).map_err(|e| redact(&e.to_string()))?,
+            Channel::Webhook(w) => webhook::describe(ctx, w).map_err(|e| ctx.cannot_describe(e))?,
             Channel::Pagerduty(p) => {
-                pagerduty::describe(ctx, p).map_err(|e| redact(&e.to_string()))?
+                pagerduty::describe(ctx, p).map_err(|e| ctx.cannot_describe(e))?
             }
-            Channel::Email(e) => email::describe(ctx, e).map_err(|e| redact(&e.to_string()))?,
+            Channel::Email(e) => email::describe(ctx, e).map_err(|e| ctx.cannot_describe(e))?,
         };
         let shown = match message.text.lines().next() {
             Some(line) if !line.trim().is_empty() => {

@@ -6,7 +6,7 @@ mod run;
 
 use serde::{Deserialize, Serialize};
 
-use crate::kind::{Attempt, CompileCx, Kind, StepContext};
+use crate::kind::{Attempt, CompileCx, DescribeError, Kind, StepContext};
 use crate::syntax::Spanned;
 use crate::template::TemplatedValue as Value;
 
@@ -27,7 +27,7 @@ impl Kind for RunbookStep {
         compile::compile(spec, cx)
     }
 
-    fn describe(&self, ctx: &StepContext<'_>) -> Result<String, String> {
+    fn describe(&self, ctx: &StepContext<'_>) -> Result<String, DescribeError> {
         self.describe_attempt(ctx)
     }
 

@@ -7,7 +7,7 @@ use indexmap::IndexMap;
 
 use crate::events::{ParentRun, Status};
 use crate::kind::ChildRun;
-use crate::kind::{Attempt, Failure, StepContext};
+use crate::kind::{Attempt, DescribeError, Failure, StepContext};
 
 use super::RunbookStep;
 use crate::outcome::FailureClass;
@@ -27,8 +27,8 @@ impl RunbookStep {
 }
 
 impl RunbookStep {
-    pub(super) fn describe_attempt(&self, ctx: &StepContext<'_>) -> Result<String, String> {
-        let inputs = self.inputs(ctx)?;
+    pub(super) fn describe_attempt(&self, ctx: &StepContext<'_>) -> Result<String, DescribeError> {
+        let inputs = self.inputs(ctx).map_err(|e| ctx.cannot_describe(e))?;
         let shown: Vec<String> = inputs
             .iter()
             .map(|(k, v)| {

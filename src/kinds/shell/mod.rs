@@ -17,7 +17,7 @@ use crate::events::{OutputStream, RunEvent};
 use crate::outcome::FailureClass;
 use crate::template::Template;
 
-use crate::kind::{Attempt, CompileCx, Kind, StepContext};
+use crate::kind::{Attempt, CompileCx, DescribeError, Kind, StepContext};
 use crate::syntax::{Spanned, StrOr};
 use process::{Ended, ProcessSpec, Stream};
 
@@ -91,8 +91,8 @@ impl Kind for ShellStep {
         vec![secret.replace('\'', r"'\''")]
     }
 
-    fn describe(&self, ctx: &StepContext<'_>) -> Result<String, String> {
-        let rendered = self.render(ctx)?;
+    fn describe(&self, ctx: &StepContext<'_>) -> Result<String, DescribeError> {
+        let rendered = self.render(ctx).map_err(|e| ctx.cannot_describe(e))?;
         Ok(ctx.redactor.redact(&rendered.script).into_owned())
     }
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::human;
 use crate::kind::compile::values;
-use crate::kind::{Attempt, CompileCx, Kind, StepContext};
+use crate::kind::{Attempt, CompileCx, DescribeError, Kind, StepContext};
 use crate::outcome::FailureClass;
 use crate::syntax::{Scalar, Spanned};
 
@@ -27,7 +27,7 @@ impl Kind for SleepStep {
         values::duration(spec, cx.params, cx.diagnostics).map(|duration| SleepStep { duration })
     }
 
-    fn describe(&self, _ctx: &StepContext<'_>) -> Result<String, String> {
+    fn describe(&self, _ctx: &StepContext<'_>) -> Result<String, DescribeError> {
         Ok(self.source())
     }
 

@@ -27,7 +27,7 @@ pub use target::mask;
 use crate::events::{OutputStream, RunEvent};
 use crate::secrets::Redactor;
 
-use crate::kind::{Attempt, CompileCx, Kind, StepContext};
+use crate::kind::{Attempt, CompileCx, DescribeError, Kind, StepContext};
 use crate::syntax::Spanned;
 use target::Target;
 
@@ -130,10 +130,10 @@ impl Kind for SqlStep {
         ]
     }
 
-    fn describe(&self, ctx: &StepContext<'_>) -> Result<String, String> {
+    fn describe(&self, ctx: &StepContext<'_>) -> Result<String, DescribeError> {
         let r = self
             .render(ctx)
-            .map_err(|e| redact(ctx, None, &e.to_string()))?;
+            .map_err(|e| ctx.cannot_describe(redact(ctx, None, &e.to_string())))?;
         let mut text = r.sql.trim().to_owned();
         text.push_str(&format!("\n-- on {}", r.target.shown));
         if let Some(params) = r.params.filter(|p| !p.is_empty()) {
