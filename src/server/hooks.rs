@@ -371,8 +371,13 @@ async fn start_run(
         runbook: hook.runbook.clone(),
         inputs,
     };
+    let trigger = Trigger {
+        kind: "webhook".into(),
+        actor: format!("hook:{}", hook.name),
+        origin,
+    };
     let state2 = state.clone();
-    let prepared = blocking(move || prepare(&state2, &request))
+    let prepared = blocking(move || prepare(&state2, &request, trigger))
         .await
         .inspect_err(|e| {
             log(&format!(
@@ -380,12 +385,7 @@ async fn start_run(
                 hook.name, hook.runbook, e.status
             ));
         })?;
-    let trigger = Trigger {
-        kind: "webhook".into(),
-        actor: format!("hook:{}", hook.name),
-        origin,
-    };
-    let (run_id, _done) = launch(state, prepared, trigger).await?;
+    let (run_id, _done) = launch(state, prepared).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "run_id": run_id, "links": links(&run_id) })),

@@ -16,11 +16,12 @@ use tokio::sync::oneshot;
 use crate::config::TokenAction;
 use crate::engine::Cancel;
 use crate::events::{EventSink, Fanout, RunEvent, Trigger};
-use crate::host::{self, Finished, Launch, Runner};
-use crate::inputs::{RawInput, resolve_inputs};
+use crate::host::{
+    self, Answer, Console, Finished, LaunchError, Lookup, PrepareError, Prepared, Request, Runner,
+    Waiting,
+};
 use crate::kind::Decision;
 use crate::plan::Plan;
-use crate::secrets::SecretStore;
 use crate::store::{Refusal, RunFilter};
 
 use super::auth::{Token, authenticate};
@@ -134,96 +135,69 @@ pub struct StartQuery {
     wait: bool,
 }
 
-/// A compiled runbook with checked inputs and loaded secrets.
-pub(super) struct Prepared {
-    /// The compiled runbook.
-    plan: Arc<Plan>,
-    inputs: IndexMap<String, serde_json::Value>,
-    secrets: SecretStore,
+/// Prepares the run `request` asks for, started by `trigger`.
+pub(super) fn prepare(
+    state: &AppState,
+    request: &StartRequest,
+    trigger: Trigger,
+) -> Result<Prepared, ApiError> {
+    let request = Request::new(&request.runbook, Lookup::Name, trigger)
+        .json_inputs(&request.inputs)
+        .secrets_file(state.secrets_file.clone());
+    host::prepare(&state.project, request).map_err(|e| refusal(&e))
 }
 
-fn is_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
-pub(super) fn prepare(state: &AppState, request: &StartRequest) -> Result<Prepared, ApiError> {
-    let project = &state.project;
-    let unknown = || {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("no runbook `{}`", request.runbook),
-        )
-    };
-    if !is_name(&request.runbook) {
-        return Err(unknown());
-    }
-    let path = project
-        .find_runbook(&request.runbook)
-        .map_err(|e| match e {
-            crate::project::ProjectError::UnknownRunbook { .. } => unknown(),
-            other => ApiError::internal(other.to_string()),
-        })?;
-    // A name, never a path: only files of the runbooks folder.
-    if path.parent() != Some(project.runbooks_dir().as_path()) {
-        return Err(unknown());
-    }
-    let (library, _) = project
-        .library()
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    let compile = |inputs: Option<&IndexMap<String, serde_json::Value>>| {
-        let (report, plan) = project
-            .compile_file_with(&path, &library, inputs)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        plan.ok_or_else(|| {
-            let problems: Vec<String> = report
+/// A run request's refusal as an API error.
+pub(super) fn refusal(e: &PrepareError) -> ApiError {
+    match e {
+        PrepareError::UnknownRunbook { name, .. } => {
+            ApiError::new(StatusCode::NOT_FOUND, format!("no runbook `{name}`"))
+        }
+        PrepareError::Project(e) => ApiError::internal(e.to_string()),
+        PrepareError::Invalid {
+            runbook, report, ..
+        } => {
+            let problems: Vec<&str> = report
                 .diagnostics
                 .iter()
-                .map(|d| d.message.clone())
+                .map(|d| d.message.as_str())
                 .collect();
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 format!(
-                    "runbook `{}` is invalid ({}); `steward validate` shows why",
-                    request.runbook, report.path
+                    "runbook `{runbook}` is invalid ({}); `steward validate` shows why",
+                    report.path
                 ),
             )
             .with("problems", json!(problems))
-        })
-    };
-    let plan = compile(None)?;
-    let raw: IndexMap<String, RawInput> = request
-        .inputs
-        .iter()
-        .map(|(k, v)| (k.clone(), RawInput::Json(v.clone())))
-        .collect();
-    let inputs = resolve_inputs(&plan.inputs, &raw).map_err(|problems| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "{} problem(s) with the inputs of `{}`; nothing was run",
-                problems.len(),
-                request.runbook
-            ),
-        )
-        .with("problems", json!(problems))
-    })?;
-    // Typed fields reading `inputs` compile again with the values given.
-    let plan = if raw.is_empty() {
-        plan
-    } else {
-        compile(Some(&inputs))?
-    };
-    let secrets = SecretStore::from_env(&plan.secrets, state.secrets_file.as_deref())
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(Prepared {
-        plan: Arc::new(plan),
-        inputs,
-        secrets,
-    })
+        }
+        PrepareError::Refused { runbook, .. } => {
+            let problems = e.input_problems();
+            match e.secrets_problem() {
+                Some(secrets) if problems.is_empty() => ApiError::internal(secrets.to_string()),
+                _ => ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "{} problem(s) with the inputs of `{runbook}`; nothing was run",
+                        problems.len()
+                    ),
+                )
+                .with("problems", json!(problems)),
+            }
+        }
+    }
+}
+
+/// The console of the server's runs: problems go to its log; approvals
+/// are given through the API or Slack.
+struct Log;
+
+impl Console for Log {
+    fn problem(&self, run_id: &str, message: &str) {
+        log(&format!("run {run_id}: {message}"));
+    }
+
+    fn approval_waiting(&self, _waiting: &Waiting<'_>, _answer: Answer) {}
 }
 
 /// Drops the run's events but says when it started (its record is then in
@@ -281,22 +255,16 @@ pub async fn start(
             "the server is shutting down; no new runs",
         ));
     }
-    let actor = token.name.clone();
-    let state2 = state.clone();
-    let (prepared, request) = blocking(move || {
-        let prepared = prepare(&state2, &request)?;
-        Ok((prepared, request))
-    })
-    .await?;
-    token.allow(TokenAction::Run, Some(&prepared.plan.name))?;
-    let _ = request;
-
     let trigger = Trigger {
         kind: "api".into(),
-        actor,
+        actor: token.name.clone(),
         origin: None,
     };
-    let (run_id, done_rx) = launch(&state, prepared, trigger).await?;
+    let state2 = state.clone();
+    let prepared = blocking(move || prepare(&state2, &request, trigger)).await?;
+    token.allow(TokenAction::Run, Some(&prepared.plan.name))?;
+
+    let (run_id, done_rx) = launch(&state, prepared).await?;
     if !q.wait {
         return Ok((
             StatusCode::CREATED,
@@ -317,7 +285,7 @@ pub async fn start(
             "links": links(&run_id),
         }))
         .into_response()),
-        Ok(Err(e)) => Err(ApiError::internal(e)),
+        Ok(Err(e)) => Err(ApiError::internal(e.to_string())),
         Err(_) => Err(ApiError::internal("the run's task ended unexpectedly")),
     }
 }
@@ -327,54 +295,43 @@ pub async fn start(
 pub(super) async fn launch(
     state: &Arc<AppState>,
     prepared: Prepared,
-    trigger: Trigger,
-) -> Result<(String, oneshot::Receiver<Result<Finished, String>>), ApiError> {
-    launch_with(state, prepared, trigger, Fanout::default()).await
+) -> Result<(String, oneshot::Receiver<Result<Finished, LaunchError>>), ApiError> {
+    launch_with(state, prepared, Fanout::default()).await
 }
 
 /// [`launch`], with `watchers` also seeing the run's events.
 pub(super) async fn launch_with(
     state: &Arc<AppState>,
     prepared: Prepared,
-    trigger: Trigger,
     watchers: Fanout,
-) -> Result<(String, oneshot::Receiver<Result<Finished, String>>), ApiError> {
-    let run_id = uuid::Uuid::now_v7().to_string();
+) -> Result<(String, oneshot::Receiver<Result<Finished, LaunchError>>), ApiError> {
+    let run_id = prepared.run_id.clone();
     let options = host::Options {
         yes: false,
-        interactive: false,
-        approval_hint: false,
         secrets_file: state.secrets_file.clone(),
     };
     let runner = Runner::new(
         state.project.clone(),
         state.store.clone(),
         state.store_path.clone(),
-        trigger,
+        prepared.trigger.clone(),
         options,
+        Arc::new(Log),
     );
     let (started_tx, started_rx) = oneshot::channel();
     let metrics = MetricsSink {
         metrics: state.metrics.clone(),
         runbook: prepared.plan.name.clone(),
     };
-    let launch = Launch {
-        plan: prepared.plan,
-        inputs: prepared.inputs,
-        secrets: prepared.secrets,
+    let launch = prepared.launch(Box::new(watchers.with(metrics).with(Notify {
         run_id: run_id.clone(),
-        parent: None,
-        resume: None,
-        display: Box::new(watchers.with(metrics).with(Notify {
-            run_id: run_id.clone(),
-            started: Mutex::new(Some(started_tx)),
-        })),
-    };
+        started: Mutex::new(Some(started_tx)),
+    })));
     let cancel = Cancel::default();
     if let Ok(mut running) = state.running.lock() {
         running.insert(run_id.clone(), cancel.clone());
     }
-    let (done_tx, done_rx) = oneshot::channel::<Result<Finished, String>>();
+    let (done_tx, done_rx) = oneshot::channel::<Result<Finished, LaunchError>>();
     let state3 = state.clone();
     let id = run_id.clone();
     state.tasks.spawn(async move {
@@ -396,7 +353,7 @@ pub(super) async fn launch_with(
     if started_rx.await.is_err() {
         // The run ended before it started: it could not be recorded.
         let message = match done_rx.await {
-            Ok(Err(e)) => e,
+            Ok(Err(e)) => e.to_string(),
             _ => "the run did not start".to_owned(),
         };
         return Err(ApiError::internal(message));

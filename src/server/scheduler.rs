@@ -281,22 +281,6 @@ async fn fire(state: &Arc<AppState>, entry: &Entry, tick: DateTime<Utc>, catch_u
             ));
         }
     }
-    let request = StartRequest {
-        runbook: entry.runbook.clone(),
-        inputs: entry.inputs.clone(),
-    };
-    let state2 = state.clone();
-    let prepared = match runs::blocking(move || runs::prepare(&state2, &request)).await {
-        Ok(prepared) => prepared,
-        Err(e) => {
-            return log(&format!(
-                "schedule: {}: tick {} not run: {}",
-                entry.describe(),
-                entry.local(tick),
-                message(&e)
-            ));
-        }
-    };
     let origin = format!(
         "cron \"{}\" {}, {}{}",
         entry.cron,
@@ -313,7 +297,23 @@ async fn fire(state: &Arc<AppState>, entry: &Entry, tick: DateTime<Utc>, catch_u
         actor: "schedule".into(),
         origin: Some(origin),
     };
-    if let Err(e) = runs::launch(state, prepared, trigger).await {
+    let request = StartRequest {
+        runbook: entry.runbook.clone(),
+        inputs: entry.inputs.clone(),
+    };
+    let state2 = state.clone();
+    let prepared = match runs::blocking(move || runs::prepare(&state2, &request, trigger)).await {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            return log(&format!(
+                "schedule: {}: tick {} not run: {}",
+                entry.describe(),
+                entry.local(tick),
+                message(&e)
+            ));
+        }
+    };
+    if let Err(e) = runs::launch(state, prepared).await {
         log(&format!(
             "schedule: {}: tick {} did not start: {}",
             entry.describe(),

@@ -142,24 +142,24 @@ pub(super) async fn start(
             .map(|(k, v)| (k, Value::String(v)))
             .collect(),
     };
-    let state2 = state.clone();
-    let prepared = match blocking(move || prepare(&state2, &request)).await {
-        Ok(p) => p,
-        Err(e) => return Ok(message::ephemeral(&refusal_text(word, &e))),
-    };
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let trigger = Trigger {
         kind: "chat".into(),
         actor: who.actor(),
         origin: Some(format!("slack #{}", who.channel_name)),
     };
+    let state2 = state.clone();
+    let prepared = match blocking(move || prepare(&state2, &request, trigger)).await {
+        Ok(p) => p,
+        Err(e) => return Ok(message::ephemeral(&refusal_text(word, &e))),
+    };
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let watchers = Fanout::default().with(respond::Progress::new(tx));
     state.tasks.spawn(respond::deliver(
         slack.client.clone(),
         response_url.to_owned(),
         rx,
     ));
-    let (run_id, _done) = launch_with(state, prepared, trigger, watchers).await?;
+    let (run_id, _done) = launch_with(state, prepared, watchers).await?;
     let mut text = format!(
         "{} started *{}*",
         message::mention(&who.user_id),
