@@ -82,3 +82,6 @@ impl Console for Quiet {
 
     fn approval_waiting(&self, _waiting: &Waiting<'_>, _answer: Answer) {}
 }
+
+#[cfg(test)]
+mod tests;

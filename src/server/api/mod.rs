@@ -143,3 +143,87 @@ impl From<StartError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::Diagnostic;
+    use crate::inputs::InputProblem;
+    use crate::project::FileReport;
+    use crate::secrets::SecretsError;
+
+    fn refused(problems: Vec<Problem>) -> ApiError {
+        ApiError::from(StartError::Prepare(PrepareError::Refused {
+            runbook: "deploy".into(),
+            problems,
+        }))
+    }
+
+    fn missing() -> Problem {
+        Problem::Secrets(SecretsError::Missing {
+            names: vec!["TOKEN".into()],
+            file: None,
+        })
+    }
+
+    fn required() -> Problem {
+        Problem::Input(InputProblem {
+            input: "version".into(),
+            message: "required, no value given".into(),
+        })
+    }
+
+    #[test]
+    fn a_refused_start_keeps_its_status_and_body() {
+        let e = ApiError::from(StartError::Prepare(PrepareError::UnknownRunbook {
+            name: "deplyo".into(),
+            folder: "runbooks".into(),
+            hint: Some("did you mean `deploy`?".into()),
+        }));
+        assert_eq!(e.status, StatusCode::NOT_FOUND);
+        assert_eq!(e.body(), &json!({ "error": "no runbook `deplyo`" }));
+
+        let e = ApiError::from(StartError::Prepare(PrepareError::Invalid {
+            runbook: "broken".into(),
+            report: FileReport {
+                path: "runbooks/broken.yaml".into(),
+                text: String::new(),
+                diagnostics: vec![Diagnostic::whole_file("unknown key `nope`")],
+            },
+            with_inputs: false,
+        }));
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            e.body(),
+            &json!({
+                "error": "runbook `broken` is invalid (runbooks/broken.yaml); `steward validate` shows why",
+                "problems": ["unknown key `nope`"],
+            })
+        );
+
+        // Input problems are the request's fault: 400, each one listed, the
+        // secrets (the server's setup) left out.
+        let e = refused(vec![required(), missing()]);
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            e.body(),
+            &json!({
+                "error": "1 problem(s) with the inputs of `deploy`; nothing was run",
+                "problems": [{ "input": "version", "message": "required, no value given" }],
+            })
+        );
+        let e = refused(vec![missing()]);
+        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            e.body(),
+            &json!({ "error": "missing secret: TOKEN; set it in the environment or in a secrets file" })
+        );
+
+        let e = ApiError::from(StartError::Stopping);
+        assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            e.body(),
+            &json!({ "error": "the server is shutting down; no new runs" })
+        );
+    }
+}

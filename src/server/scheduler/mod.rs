@@ -64,9 +64,9 @@ impl Entry {
 }
 
 /// The schedules of the project's valid runbooks.
-fn entries(service: &Service, now: DateTime<Utc>) -> Result<Vec<Entry>, String> {
+fn entries(service: &Service, now: DateTime<Utc>) -> Result<Vec<Entry>, Failure> {
     let project = service.project();
-    let (library, _) = project.library().map_err(|e| e.to_string())?;
+    let (library, _) = project.library()?;
     let mut entries: Vec<Entry> = Vec::new();
     for path in project.runbook_files() {
         let plan = match project.compile_file(&path, &library) {
@@ -146,10 +146,8 @@ fn check_inputs(plan: &crate::plan::Plan, entry: &Entry) {
 pub(crate) async fn run(service: Arc<Service>) {
     let now = Utc::now();
     let service2 = service.clone();
-    let listed = blocking(move || Ok::<_, Failure>(entries(&service2, now))).await;
-    let mut entries = match listed {
-        Ok(Ok(entries)) => entries,
-        Ok(Err(e)) => return log(&format!("schedule: can't read the runbooks: {e}")),
+    let mut entries = match blocking(move || entries(&service2, now)).await {
+        Ok(entries) => entries,
         Err(e) => return log(&format!("schedule: can't read the runbooks: {e}")),
     };
     for entry in &entries {
