@@ -73,15 +73,5 @@ pub(super) fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// A console that says nothing and asks nothing.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Quiet;
-
-impl Console for Quiet {
-    fn problem(&self, _run_id: &str, _message: &str) {}
-
-    fn approval_waiting(&self, _waiting: &Waiting<'_>, _answer: Answer) {}
-}
-
 #[cfg(test)]
 mod tests;

@@ -28,7 +28,7 @@ use crate::project::Project;
 use crate::secrets::SecretStore;
 use crate::store::{RunStore, StoreError, StoreSink};
 
-pub use console::{Answer, Console, Quiet, Waiting};
+pub use console::{Answer, Console, Waiting};
 pub use forward::Forward;
 pub use prepare::{Lookup, PrepareError, Prepared, Problem, Request, prepare};
 pub use resume::{ResumeError, prepare_resume};

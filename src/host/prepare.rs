@@ -166,20 +166,6 @@ pub enum Problem {
 }
 
 impl PrepareError {
-    /// The input problems of a refused request (unreadable ones aside).
-    pub fn input_problems(&self) -> Vec<&InputProblem> {
-        match self {
-            PrepareError::Refused { problems, .. } => problems
-                .iter()
-                .filter_map(|p| match p {
-                    Problem::Input(i) => Some(i),
-                    _ => None,
-                })
-                .collect(),
-            _ => Vec::new(),
-        }
-    }
-
     /// The secrets problem of a refused request.
     pub fn secrets_problem(&self) -> Option<&SecretsError> {
         match self {

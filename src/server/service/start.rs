@@ -70,8 +70,8 @@ impl StartError {
                 "runbook `{runbook}` is invalid ({}); `steward validate` shows why",
                 report.path
             ),
-            StartError::Prepare(PrepareError::Refused { runbook, problems }) => {
-                match (self.request_problems().len(), secrets(problems)) {
+            StartError::Prepare(e @ PrepareError::Refused { runbook, .. }) => {
+                match (self.request_problems().len(), e.secrets_problem()) {
                     (0, Some(secrets)) => secrets.to_string(),
                     (n, _) => {
                         format!("{n} problem(s) with the inputs of `{runbook}`; nothing was run")
@@ -109,13 +109,6 @@ impl StartError {
             _ => Vec::new(),
         }
     }
-}
-
-fn secrets(problems: &[Problem]) -> Option<&crate::secrets::SecretsError> {
-    problems.iter().find_map(|p| match p {
-        Problem::Secrets(e) => Some(e),
-        _ => None,
-    })
 }
 
 /// The console of the server's runs: problems go to its log; approvals
