@@ -15,8 +15,9 @@ use crate::kind::Decision;
 use super::command::Who;
 use super::message::{self, APPROVE, REJECT};
 use super::{Slack, VIA, may_start, plans, respond};
-use crate::server::runs::blocking;
-use crate::server::{ApiError, AppState, log};
+use crate::server::api::AppState;
+use crate::server::http::ApiError;
+use crate::server::log::log;
 
 #[derive(Deserialize)]
 struct Payload {
@@ -100,7 +101,7 @@ pub async fn receive(
     if respond::url_allowed(&payload.response_url, &slack.response_urls) {
         let client = slack.client.clone();
         let url = payload.response_url.clone();
-        state.tasks.spawn(async move {
+        state.service.tasks().spawn(async move {
             respond::post(&client, &url, &reply).await;
         });
     } else {
@@ -119,9 +120,7 @@ async fn decide(
     step: &str,
     approved: bool,
 ) -> Result<Value, ApiError> {
-    let store = state.store.clone();
-    let id = run_id.to_owned();
-    let detail = blocking(move || Ok(store.get_run(&id)?)).await?;
+    let detail = state.service.run(run_id).await?;
     let plans = plans(state).await?;
     let detail = detail.filter(|d| {
         plans
@@ -156,9 +155,7 @@ async fn decide(
         via: VIA.into(),
         decided_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     };
-    let store = state.store.clone();
-    let (id, step2, d2) = (run_id.to_owned(), step.to_owned(), decision.clone());
-    let result = blocking(move || Ok(store.decide(&id, &step2, &d2)?)).await?;
+    let result = state.service.decide(run_id, step, &decision).await?;
     let verb = if approved { "approved" } else { "rejected" };
     match result {
         Ok(()) => {

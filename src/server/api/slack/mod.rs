@@ -29,8 +29,10 @@ use crate::secrets::SecretStore;
 use crate::webhook::{SLACK_SIGNATURE_HEADER, SLACK_TIMESTAMP_HEADER, verify_slack};
 
 use self::command::{Command, Who};
-use super::runs::{blocking, body, valid_plans};
-use super::{ApiError, AppState, log};
+use super::AppState;
+use crate::server::http::ApiError;
+use crate::server::http::request::body;
+use crate::server::log::log;
 
 /// The `via` of decisions made with Slack's buttons.
 const VIA: &str = "slack";
@@ -88,8 +90,8 @@ impl Slack {
 /// Logs each `@group` of a runbook's `triggers.chat.allow` that
 /// `server.slack.groups` doesn't define (it matches nobody), and each
 /// runbook that can be started from chat.
-pub(super) fn announce(state: &AppState) {
-    let Ok(plans) = valid_plans(&state.project) else {
+pub(crate) fn announce(state: &AppState) {
+    let Ok(plans) = state.service.valid_plans() else {
         return;
     };
     let Some(slack) = &state.slack else {
@@ -135,7 +137,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 fn refuse(state: &AppState, label: &str, reason: &str) -> ApiError {
-    state.metrics.rejection(HOOK, label);
+    state.access.metrics.rejection(HOOK, label);
     log(&format!("slack: request refused: {reason}"));
     ApiError::new(
         StatusCode::UNAUTHORIZED,
@@ -161,7 +163,7 @@ pub async fn receive(
         ));
     };
     let bytes = body(raw).inspect_err(|e| {
-        state.metrics.rejection(HOOK, "unreadable_body");
+        state.access.metrics.rejection(HOOK, "unreadable_body");
         log(&format!(
             "slack: request refused: unreadable body ({})",
             e.status
@@ -191,8 +193,8 @@ pub async fn receive(
             "this request was already taken (a replay)",
         ));
     }
-    if let Err(limited) = state.limits.hook(HOOK) {
-        state.metrics.limited("hook_rate");
+    if let Err(limited) = state.access.limits.hook(HOOK) {
+        state.access.metrics.limited("hook_rate");
         log("slack: request refused: over the rate limit");
         // Slack shows the text of a 200 answer, not a 429's.
         let retry = limited.body()["retry_after_seconds"].as_u64().unwrap_or(60);
@@ -254,8 +256,7 @@ fn may_start(plan: &Plan, who: &Who, slack: &Slack) -> bool {
 }
 
 async fn plans(state: &Arc<AppState>) -> Result<Vec<Plan>, ApiError> {
-    let state2 = state.clone();
-    blocking(move || valid_plans(&state2.project)).await
+    Ok(state.service.plans().await?)
 }
 
 #[cfg(test)]

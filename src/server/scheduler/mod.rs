@@ -15,14 +15,13 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use indexmap::IndexMap;
 
-use crate::events::Trigger;
+use crate::events::{Fanout, Trigger};
 use crate::inputs::{RawInput, resolve_inputs};
 use crate::schedule::Schedule;
+use crate::server::log::log;
+use crate::server::service::{Failure, Service, Start, StartError, blocking};
 
 use ticks::{AtStart, MISSED_COUNTED, at_start, due};
-
-use super::runs::{self, StartRequest};
-use super::{ApiError, AppState, log};
 
 /// The longest nap between two looks at the clock, so that a wall clock
 /// set forward or back is noticed.
@@ -65,9 +64,9 @@ impl Entry {
 }
 
 /// The schedules of the project's valid runbooks.
-fn entries(state: &AppState, now: DateTime<Utc>) -> Result<Vec<Entry>, String> {
-    let project = &state.project;
-    let (library, _) = project.library().map_err(|e| e.to_string())?;
+fn entries(service: &Service, now: DateTime<Utc>) -> Result<Vec<Entry>, Failure> {
+    let project = service.project();
+    let (library, _) = project.library()?;
     let mut entries: Vec<Entry> = Vec::new();
     for path in project.runbook_files() {
         let plan = match project.compile_file(&path, &library) {
@@ -144,19 +143,12 @@ fn check_inputs(plan: &crate::plan::Plan, entry: &Entry) {
 }
 
 /// Runs the scheduler until the server stops.
-pub(super) async fn run(state: Arc<AppState>) {
+pub(crate) async fn run(service: Arc<Service>) {
     let now = Utc::now();
-    let state2 = state.clone();
-    let listed = runs::blocking(move || Ok(entries(&state2, now))).await;
-    let mut entries = match listed {
-        Ok(Ok(entries)) => entries,
-        Ok(Err(e)) => return log(&format!("schedule: can't read the runbooks: {e}")),
-        Err(e) => {
-            return log(&format!(
-                "schedule: can't read the runbooks: {}",
-                message(&e)
-            ));
-        }
+    let service2 = service.clone();
+    let mut entries = match blocking(move || entries(&service2, now)).await {
+        Ok(entries) => entries,
+        Err(e) => return log(&format!("schedule: can't read the runbooks: {e}")),
     };
     for entry in &entries {
         let next = entry.next.map_or("never".to_owned(), |t| entry.local(t));
@@ -167,7 +159,7 @@ pub(super) async fn run(state: Arc<AppState>) {
         ));
     }
     for entry in &entries {
-        start(&state, entry, now).await;
+        start(&service, entry, now).await;
     }
     loop {
         let Some(earliest) = entries.iter().filter_map(|e| e.next).min() else {
@@ -178,7 +170,7 @@ pub(super) async fn run(state: Arc<AppState>) {
             .unwrap_or(Duration::ZERO)
             .min(MAX_NAP);
         tokio::select! {
-            _ = state.stopping.cancelled() => return,
+            _ = service.stopping().cancelled() => return,
             _ = tokio::time::sleep(nap) => {}
         }
         let now = Utc::now();
@@ -187,31 +179,30 @@ pub(super) async fn run(state: Arc<AppState>) {
                 continue;
             };
             entry.next = next;
-            fire(&state, entry, tick, false).await;
+            fire(&service, entry, tick, false).await;
         }
     }
 }
 
 /// What a schedule does at start: records its baseline, catches up or
 /// says what was skipped.
-async fn start(state: &Arc<AppState>, entry: &Entry, now: DateTime<Utc>) {
-    let store = state.store.clone();
+async fn start(service: &Arc<Service>, entry: &Entry, now: DateTime<Utc>) {
+    let store = service.store().clone();
     let (runbook, key) = (entry.runbook.clone(), entry.key.clone());
-    let last = runs::blocking(move || Ok(store.last_tick(&runbook, &key)?)).await;
+    let last = blocking(move || Ok::<_, Failure>(store.last_tick(&runbook, &key)?)).await;
     let last = match last {
         Ok(last) => last,
         Err(e) => {
             return log(&format!(
-                "schedule: {}: can't read its last tick: {}",
+                "schedule: {}: can't read its last tick: {e}",
                 entry.describe(),
-                message(&e)
             ));
         }
     };
     match at_start(&entry.schedule, last, now, entry.catch_up) {
         AtStart::Baseline => {
             // Another server starting too may have set it: either will do.
-            if let Err(e) = advance(state, entry, now).await {
+            if let Err(e) = advance(service, entry, now).await {
                 log(&format!(
                     "schedule: {}: can't record its first start: {e}",
                     entry.describe()
@@ -225,7 +216,7 @@ async fn start(state: &Arc<AppState>, entry: &Entry, now: DateTime<Utc>) {
                 entry.describe(),
                 entry.local(tick)
             ));
-            fire(state, entry, tick, true).await;
+            fire(service, entry, tick, true).await;
         }
         AtStart::Skip { count, first, last } => {
             let count = if count >= MISSED_COUNTED {
@@ -247,24 +238,22 @@ async fn start(state: &Arc<AppState>, entry: &Entry, now: DateTime<Utc>) {
 /// Records `tick` as the schedule's last handled one if the stored tick is
 /// older: whether this server recorded it.
 async fn advance(
-    state: &Arc<AppState>,
+    service: &Arc<Service>,
     entry: &Entry,
     tick: DateTime<Utc>,
-) -> Result<bool, String> {
-    let store = state.store.clone();
+) -> Result<bool, Failure> {
+    let store = service.store().clone();
     let (runbook, key) = (entry.runbook.clone(), entry.key.clone());
-    runs::blocking(move || Ok(store.advance_tick(&runbook, &key, tick)?))
-        .await
-        .map_err(|e| message(&e))
+    blocking(move || Ok(store.advance_tick(&runbook, &key, tick)?)).await
 }
 
 /// Starts the run of `tick` unless the server is stopping or another server
 /// fired it.
-async fn fire(state: &Arc<AppState>, entry: &Entry, tick: DateTime<Utc>, catch_up: bool) {
-    if state.stopping.is_cancelled() {
+async fn fire(service: &Arc<Service>, entry: &Entry, tick: DateTime<Utc>, catch_up: bool) {
+    if service.is_stopping() {
         return;
     }
-    match advance(state, entry, tick).await {
+    match advance(service, entry, tick).await {
         Ok(true) => {}
         Ok(false) => {
             return log(&format!(
@@ -281,22 +270,6 @@ async fn fire(state: &Arc<AppState>, entry: &Entry, tick: DateTime<Utc>, catch_u
             ));
         }
     }
-    let request = StartRequest {
-        runbook: entry.runbook.clone(),
-        inputs: entry.inputs.clone(),
-    };
-    let state2 = state.clone();
-    let prepared = match runs::blocking(move || runs::prepare(&state2, &request)).await {
-        Ok(prepared) => prepared,
-        Err(e) => {
-            return log(&format!(
-                "schedule: {}: tick {} not run: {}",
-                entry.describe(),
-                entry.local(tick),
-                message(&e)
-            ));
-        }
-    };
     let origin = format!(
         "cron \"{}\" {}, {}{}",
         entry.cron,
@@ -313,7 +286,23 @@ async fn fire(state: &Arc<AppState>, entry: &Entry, tick: DateTime<Utc>, catch_u
         actor: "schedule".into(),
         origin: Some(origin),
     };
-    if let Err(e) = runs::launch(state, prepared, trigger).await {
+    let start = Start {
+        runbook: entry.runbook.clone(),
+        inputs: entry.inputs.clone(),
+        trigger,
+    };
+    let prepared = match service.prepare(start).await {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            return log(&format!(
+                "schedule: {}: tick {} not run: {}",
+                entry.describe(),
+                entry.local(tick),
+                message(&e)
+            ));
+        }
+    };
+    if let Err(e) = service.launch(prepared, Fanout::default()).await {
         log(&format!(
             "schedule: {}: tick {} did not start: {}",
             entry.describe(),
@@ -323,24 +312,14 @@ async fn fire(state: &Arc<AppState>, entry: &Entry, tick: DateTime<Utc>, catch_u
     }
 }
 
-/// An API error as one line: its message and its problems.
-fn message(e: &ApiError) -> String {
-    let text = |v: &serde_json::Value| match (v.as_str(), v.get("input"), v.get("message")) {
-        (Some(s), _, _) => s.to_owned(),
-        (None, Some(input), Some(m)) => format!(
-            "input `{}`: {}",
-            input.as_str().unwrap_or_default(),
-            m.as_str().unwrap_or_default()
-        ),
-        _ => v.to_string(),
-    };
-    let mut line = e.body.get("error").map(text).unwrap_or_default();
-    if let Some(problems) = e.body.get("problems").and_then(|p| p.as_array()) {
-        let problems: Vec<String> = problems.iter().map(text).collect();
-        if !problems.is_empty() {
-            line.push_str(": ");
-            line.push_str(&problems.join("; "));
-        }
+/// Why a tick's run did not start, as one line: the reason and each
+/// problem.
+fn message(e: &StartError) -> String {
+    let mut line = e.headline();
+    let details = e.details();
+    if !details.is_empty() {
+        line.push_str(": ");
+        line.push_str(&details.join("; "));
     }
     line
 }

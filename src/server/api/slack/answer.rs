@@ -7,8 +7,10 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 use crate::events::{Fanout, Trigger};
-use crate::server::runs::{StartRequest, blocking, launch_with, prepare};
-use crate::server::{ApiError, AppState, log};
+use crate::server::api::AppState;
+use crate::server::http::ApiError;
+use crate::server::log::log;
+use crate::server::service::{Start, StartError};
 
 use super::command::Who;
 use super::{Slack, chat_word, may_start, message, plans, respond};
@@ -57,9 +59,7 @@ pub(super) async fn status(
     who: &Who,
     id: &str,
 ) -> Result<Value, ApiError> {
-    let store = state.store.clone();
-    let id2 = id.to_owned();
-    let detail = blocking(move || Ok(store.get_run(&id2)?)).await?;
+    let detail = state.service.run(id).await?;
     let plans = plans(state).await?;
     let visible = detail.filter(|d| {
         plans
@@ -129,37 +129,36 @@ pub(super) async fn start(
             "This command's response_url is not one Steward may post to (`server.slack.response_urls`); nothing was run.",
         ));
     }
-    if state.stopping.is_cancelled() {
-        return Ok(message::ephemeral(
-            "Steward is shutting down; nothing was run. Try again in a moment.",
-        ));
-    }
     let shown: Vec<String> = inputs.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let request = StartRequest {
+    let start = Start {
         runbook: plan.name.clone(),
         inputs: inputs
             .into_iter()
             .map(|(k, v)| (k, Value::String(v)))
             .collect(),
+        trigger: Trigger {
+            kind: "chat".into(),
+            actor: who.actor(),
+            origin: Some(format!("slack #{}", who.channel_name)),
+        },
     };
-    let state2 = state.clone();
-    let prepared = match blocking(move || prepare(&state2, &request)).await {
+    let prepared = match state.service.prepare(start).await {
         Ok(p) => p,
+        Err(StartError::Stopping) => {
+            return Ok(message::ephemeral(
+                "Steward is shutting down; nothing was run. Try again in a moment.",
+            ));
+        }
         Err(e) => return Ok(message::ephemeral(&refusal_text(word, &e))),
     };
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let trigger = Trigger {
-        kind: "chat".into(),
-        actor: who.actor(),
-        origin: Some(format!("slack #{}", who.channel_name)),
-    };
     let watchers = Fanout::default().with(respond::Progress::new(tx));
-    state.tasks.spawn(respond::deliver(
+    state.service.tasks().spawn(respond::deliver(
         slack.client.clone(),
         response_url.to_owned(),
         rx,
     ));
-    let (run_id, _done) = launch_with(state, prepared, trigger, watchers).await?;
+    let run_id = state.service.launch(prepared, watchers).await?.run_id;
     let mut text = format!(
         "{} started *{}*",
         message::mention(&who.user_id),
@@ -173,20 +172,13 @@ pub(super) async fn start(
 }
 
 /// A run request's refusal as a chat answer, with each problem.
-fn refusal_text(word: &str, e: &ApiError) -> String {
-    let body = e.body();
+fn refusal_text(word: &str, e: &StartError) -> String {
     let mut text = format!(
         "`{}` was not started: {}",
         message::escape(word),
-        message::escape(body["error"].as_str().unwrap_or("refused"))
+        message::escape(&e.headline())
     );
-    for problem in body["problems"].as_array().into_iter().flatten() {
-        let line = match (problem["input"].as_str(), problem["message"].as_str()) {
-            (Some(input), Some(m)) => format!("input `{input}`: {m}"),
-            _ => problem
-                .as_str()
-                .map_or_else(|| problem.to_string(), str::to_owned),
-        };
+    for line in e.details() {
         text.push_str(&format!("\n• {}", message::escape(&line)));
     }
     text
@@ -195,21 +187,39 @@ fn refusal_text(word: &str, e: &ApiError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::StatusCode;
-    use serde_json::json;
+    use crate::host::{PrepareError, Problem};
+    use crate::inputs::InputProblem;
+    use crate::secrets::SecretsError;
 
     #[test]
     fn refusals_list_each_problem() {
-        let e = ApiError::new(StatusCode::BAD_REQUEST, "2 problem(s) with the inputs").with(
-            "problems",
-            json!([{ "input": "version", "message": "required" }, "other <thing>"]),
-        );
+        let input = |input: &str, message: &str| {
+            Problem::Input(InputProblem {
+                input: input.into(),
+                message: message.into(),
+            })
+        };
+        let e = StartError::Prepare(PrepareError::Refused {
+            runbook: "deploy".into(),
+            problems: vec![
+                input("version", "required"),
+                input("env", "not one of <a>, b"),
+                Problem::Secrets(SecretsError::Missing {
+                    names: vec!["TOKEN".into()],
+                    file: None,
+                }),
+            ],
+        });
         let text = refusal_text("deploy", &e);
         assert!(
-            text.contains("`deploy` was not started: 2 problem(s)"),
+            text.contains("`deploy` was not started: 2 problem(s) with the inputs of `deploy`"),
             "{text}"
         );
         assert!(text.contains("• input `version`: required"), "{text}");
-        assert!(text.contains("• other &lt;thing&gt;"), "{text}");
+        assert!(
+            text.contains("• input `env`: not one of &lt;a&gt;, b"),
+            "{text}"
+        );
+        assert!(!text.contains("TOKEN"), "{text}");
     }
 }

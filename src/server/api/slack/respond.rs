@@ -10,8 +10,8 @@ use tokio::sync::mpsc;
 
 use crate::events::{EventSink, RunEvent, Status};
 
-use super::super::log;
 use super::message::{self, Outcome};
+use crate::server::log::log;
 
 /// Messages Slack takes per `response_url`.
 const USES: usize = 5;

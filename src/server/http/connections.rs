@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::log;
+use crate::server::log::log;
 
 /// How long to wait before accepting again after `accept` failed (out of
 /// file descriptors, say).

@@ -11,16 +11,18 @@ use axum::http::{HeaderMap, header};
 use axum::response::Response;
 
 use crate::config::TokenAction;
+use crate::server::http::ApiError;
+use crate::server::http::auth::authenticate;
+use crate::server::service::Service;
 
-use super::auth::authenticate;
+use super::AppState;
 use super::runs::run_for;
-use super::{ApiError, AppState};
 
 /// How often the store is read for new events.
 const POLL: Duration = Duration::from_millis(250);
 
 struct Cursor {
-    state: Arc<AppState>,
+    service: Arc<Service>,
     run_id: String,
     after: u64,
     done: bool,
@@ -44,7 +46,7 @@ pub async fn events(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let token = authenticate(&state.tokens, &headers)?;
+    let token = authenticate(&state.access.tokens, &headers)?;
     run_for(&state, token, TokenAction::Read, &id).await?;
     let after = headers
         .get("last-event-id")
@@ -52,7 +54,7 @@ pub async fn events(
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
     let cursor = Cursor {
-        state,
+        service: state.service.clone(),
         run_id: id,
         after,
         done: false,
@@ -62,7 +64,7 @@ pub async fn events(
             return None;
         }
         loop {
-            let store = c.state.store.clone();
+            let store = c.service.store().clone();
             let id = c.run_id.clone();
             let from = c.after;
             let read = tokio::task::spawn_blocking(move || {
@@ -102,7 +104,7 @@ pub async fn events(
             if !out.is_empty() {
                 return Some((Ok(Bytes::from(out)), c));
             }
-            if c.state.stopping.is_cancelled() {
+            if c.service.is_stopping() {
                 return None;
             }
             tokio::time::sleep(POLL).await;

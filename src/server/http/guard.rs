@@ -11,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 
-use super::{ApiError, AppState, BODY_LIMIT, auth};
+use super::{Access, ApiError, BODY_LIMIT, auth};
 
 /// Whether a request lasts as long as its run: `POST /api/v1/runs?wait=true`
 /// and a run's event stream.
@@ -47,7 +47,7 @@ async fn read_body(body: Body) -> Result<Bytes, axum::Error> {
 /// its rate limit, its answer within the request time limit (but for the
 /// long-lived ones).
 pub(crate) async fn guard(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<Access>>,
     request: Request,
     next: Next,
 ) -> Response {
