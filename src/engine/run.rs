@@ -114,7 +114,7 @@ async fn concurrency_key(
             } else {
                 Status::Failed
             };
-            (status, shared.redact(&e))
+            (status, shared.redact(&e.to_string()))
         })?;
     Ok(Some(guard))
 }

@@ -11,7 +11,9 @@ use super::prepare::{Lookup, PrepareError, Problem, Request, prepare};
 use super::{Answer, Forward, Launch, Runner, Waiting};
 use crate::engine::{Cancel, RunReport};
 use crate::events::{EventSink, RunEvent};
-use crate::kind::{ApprovalWait, BoxFuture, ChildOutcome, ChildRun, Control, Decision, Guard};
+use crate::kind::{
+    ApprovalWait, BoxFuture, ChildOutcome, ChildRun, Control, ControlError, Decision, Guard,
+};
 
 /// How often the store is asked whether a key is free or a decision made.
 const POLL: Duration = Duration::from_millis(200);
@@ -50,7 +52,7 @@ impl Control for Runner {
         wait: bool,
         events: &'a dyn EventSink,
         cancel: &'a CancellationToken,
-    ) -> BoxFuture<'a, Result<Guard, String>> {
+    ) -> BoxFuture<'a, Result<Guard, ControlError>> {
         Box::pin(async move {
             let started = Instant::now();
             let mut announced = false;
@@ -64,7 +66,7 @@ impl Control for Runner {
                         return Ok(Box::new(lease) as Guard);
                     }
                     Ok(Err(held)) => held,
-                    Err(e) => return Err(e.to_string()),
+                    Err(e) => return Err(ControlError::Store(Box::new(e))),
                 };
                 // A child run shares the keys of the runs it was started by:
                 // they hold them for as long as it lasts, and waiting for
@@ -84,9 +86,10 @@ impl Control for Runner {
                     .map(|h| format!("run {h}"))
                     .unwrap_or_else(|| "another run".into());
                 if !wait {
-                    return Err(format!(
-                        "{holder} holds the concurrency key `{key}` (on_conflict: fail)"
-                    ));
+                    return Err(ControlError::KeyHeld {
+                        key: key.to_owned(),
+                        holder,
+                    });
                 }
                 if !announced {
                     announced = true;
@@ -96,15 +99,19 @@ impl Control for Runner {
                     });
                 }
                 if !pause(cancel).await {
-                    return Err(format!(
-                        "cancelled while waiting for the concurrency key `{key}` ({holder} holds it)"
-                    ));
+                    return Err(ControlError::CancelledWaitingForKey {
+                        key: key.to_owned(),
+                        holder,
+                    });
                 }
             }
         })
     }
 
-    fn decision<'a>(&'a self, wait: ApprovalWait<'a>) -> BoxFuture<'a, Result<Decision, String>> {
+    fn decision<'a>(
+        &'a self,
+        wait: ApprovalWait<'a>,
+    ) -> BoxFuture<'a, Result<Decision, ControlError>> {
         Box::pin(async move {
             let me = self.trigger.actor.clone();
             if self.options.yes {
@@ -134,18 +141,20 @@ impl Control for Runner {
                 match self.store.decision(wait.run_id, wait.step) {
                     Ok(Some(decision)) => return Ok(decision),
                     Ok(None) => {}
-                    Err(e) => return Err(e.to_string()),
+                    Err(e) => return Err(ControlError::Store(Box::new(e))),
                 }
                 if !pause_for(decision_poll(since.elapsed()), wait.cancel).await {
-                    return Err("cancelled while waiting for approval".into());
+                    return Err(ControlError::CancelledWaitingForApproval);
                 }
             }
         })
     }
 
-    fn run_child(&self, child: ChildRun) -> BoxFuture<'_, Result<ChildOutcome, String>> {
+    fn run_child(&self, child: ChildRun) -> BoxFuture<'_, Result<ChildOutcome, ControlError>> {
         Box::pin(async move {
-            let launch = self.child_launch(&child).map_err(|e| refusal(&child, &e))?;
+            let launch = self
+                .child_launch(&child)
+                .map_err(|e| ControlError::Child(refusal(&child, &e)))?;
             let run_id = launch.run_id.clone();
             let cancel = Cancel {
                 run: child.cancel.clone(),
@@ -155,7 +164,7 @@ impl Control for Runner {
             let finished = self
                 .launch(launch, cancel)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| ControlError::Child(e.to_string()))?;
             for problem in &finished.problems {
                 self.console.problem(&run_id, problem);
             }

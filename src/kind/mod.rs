@@ -9,7 +9,8 @@ mod resources;
 
 pub use compile::CompileCx;
 pub use control::{
-    ApprovalWait, BoxFuture, ChildOutcome, ChildRun, Control, Decision, Guard, Standalone,
+    ApprovalWait, BoxFuture, ChildOutcome, ChildRun, Control, ControlError, Decision, Guard,
+    Standalone,
 };
 pub use resources::Resources;
 

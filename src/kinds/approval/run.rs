@@ -76,7 +76,7 @@ impl ApprovalStep {
         };
         let decision = match decided {
             Ok(d) => d,
-            Err(e) => return Attempt::failed(FailureClass::Other, e),
+            Err(e) => return Attempt::failed(FailureClass::Other, e.to_string()),
         };
         record(ctx, &decision);
         let result = serde_json::json!({

@@ -44,7 +44,7 @@ impl RunbookStep {
     pub(super) async fn run_attempt(&self, ctx: &StepContext<'_>) -> Attempt {
         let inputs = match self.inputs(ctx) {
             Ok(i) => i,
-            Err(e) => return Attempt::failed(FailureClass::Other, e),
+            Err(e) => return Attempt::failed(FailureClass::Other, e.to_string()),
         };
         let child = ChildRun {
             parent: ParentRun {
@@ -60,7 +60,7 @@ impl RunbookStep {
         };
         let outcome = match ctx.control.run_child(child).await {
             Ok(o) => o,
-            Err(e) => return Attempt::failed(FailureClass::Other, e),
+            Err(e) => return Attempt::failed(FailureClass::Other, e.to_string()),
         };
         let result = serde_json::json!({
             "run_id": outcome.run_id,
