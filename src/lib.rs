@@ -6,13 +6,15 @@
 //! 1. vocabulary: [`diagnostic`], [`duration`], [`events`], [`outcome`],
 //!    [`retry`], [`secrets`], [`template`], [`chain`], [`config`],
 //!    [`schedule`], [`trigger`], [`webhook`]
-//! 2. [`spec`]: what a YAML file says
+//! 2. [`syntax`]: reading YAML with positions and every error at once
 //! 3. [`kind`]: the step-kind contract
-//! 4. [`plan`]: what the engine runs
-//! 5. [`compile`], [`engine`], [`inputs`], [`step`] (one module per kind)
-//! 6. records and renderers: [`audit`], [`store`], [`render`], [`project`]
-//! 7. [`host`]: preparing, launching, resuming and serving runs
-//! 8. the edges: [`server`], [`cli`]
+//! 4. [`kinds`]: the step kinds, one folder each, and their table
+//! 5. [`spec`]: what a runbook, step template or `steward.yaml` says
+//! 6. [`plan`]: what the engine runs
+//! 7. [`compile`], [`engine`], [`inputs`]
+//! 8. records and renderers: [`audit`], [`store`], [`render`], [`project`]
+//! 9. [`host`]: preparing, launching, resuming and serving runs
+//! 10. the edges: [`server`], [`cli`]
 
 pub mod audit;
 pub mod chain;
@@ -26,6 +28,7 @@ pub mod events;
 pub mod host;
 pub mod inputs;
 pub mod kind;
+pub mod kinds;
 pub mod outcome;
 pub mod plan;
 pub mod project;
@@ -35,8 +38,8 @@ pub mod schedule;
 pub mod secrets;
 pub mod server;
 pub mod spec;
-pub mod step;
 pub mod store;
+pub mod syntax;
 pub mod template;
 pub mod trigger;
 pub mod webhook;

@@ -7,19 +7,9 @@ use indexmap::IndexMap;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::{Deserialize, Serialize};
 
+use crate::kinds::StepKind;
 use crate::retry::RetryPolicy;
 use crate::template::{Expr, Template, TemplatedValue as Value};
-
-mod http;
-mod notify;
-mod sql;
-
-pub use http::{HttpBody, HttpStep, StatusMatch, TlsOptions};
-pub use notify::{
-    Channel, EmailChannel, NotifyStep, PagerDutyAction, PagerDutyChannel, SEVERITIES, SmtpTls,
-    WebhookChannel,
-};
-pub use sql::{SqlRun, SqlStep};
 
 /// A runbook ready to run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -206,87 +196,6 @@ pub enum ForEach {
     Expr(Expr),
     /// A literal list.
     Items(Vec<Value>),
-}
-
-/// The step kinds: a closed set, each run by its module under `step/`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepKind {
-    /// Run a script.
-    Shell(ShellStep),
-    /// Wait.
-    Sleep(SleepStep),
-    /// Send an HTTP request.
-    Http(HttpStep),
-    /// Send a message.
-    Notify(NotifyStep),
-    /// Run SQL on PostgreSQL.
-    Sql(SqlStep),
-    /// Wait for someone's decision.
-    Approval(ApprovalStep),
-    /// Run another runbook as a child run.
-    Runbook(RunbookStep),
-}
-
-impl StepKind {
-    /// The YAML key of the kind.
-    pub fn name(&self) -> &'static str {
-        match self {
-            StepKind::Shell(_) => "shell",
-            StepKind::Sleep(_) => "sleep",
-            StepKind::Http(_) => "http",
-            StepKind::Notify(_) => "notify",
-            StepKind::Sql(_) => "sql",
-            StepKind::Approval(_) => "approval",
-            StepKind::Runbook(_) => "runbook",
-        }
-    }
-}
-
-/// A compiled `sleep` step.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SleepStep {
-    /// How long.
-    #[serde(with = "crate::duration::millis")]
-    pub duration: Duration,
-}
-
-/// A compiled `approval` step.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ApprovalStep {
-    /// What is to be approved.
-    pub message: Template,
-    /// Who may decide; empty: anyone.
-    pub approvers: Vec<String>,
-    /// How long to wait for a decision.
-    #[serde(with = "crate::duration::millis_opt")]
-    pub timeout: Option<Duration>,
-    /// A `timeout` given as a template (`{{ inputs.ack_within }}`), rendered
-    /// when the step starts: a duration, or empty for no limit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout_from: Option<Template>,
-}
-
-/// A compiled `runbook` step.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunbookStep {
-    /// The child runbook's name.
-    pub name: String,
-    /// Its inputs, rendered when the step starts.
-    pub inputs: Vec<(String, Value)>,
-}
-
-/// A compiled `shell` step.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ShellStep {
-    /// The script; interpolated values are shell-quoted.
-    pub run: Template,
-    /// Working directory.
-    pub cwd: Option<Template>,
-    /// Extra environment variables.
-    pub env: Vec<(String, Template)>,
-    /// Program and flags; the script follows `-c`.
-    pub interpreter: Vec<String>,
 }
 
 impl Plan {

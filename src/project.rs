@@ -193,7 +193,7 @@ impl Project {
         for path in self.runbook_files() {
             let named = std::fs::read_to_string(&path)
                 .ok()
-                .and_then(|text| crate::spec::yaml::parse(&text).ok().flatten())
+                .and_then(|text| crate::syntax::yaml::parse(&text).ok().flatten())
                 .is_some_and(|node| {
                     node.get("name").and_then(|(_, v)| v.as_str()) == Some(name_or_path)
                 });

@@ -218,6 +218,41 @@ fn missing_secrets_are_named_with_input_problems_and_exit_2() {
 }
 
 #[test]
+fn a_malformed_input_is_said_with_the_other_problems_in_order() {
+    let token = unique("C_TOKEN").replace('-', "_").to_uppercase();
+    let p = Project::with_runbook(
+        "order",
+        &format!(
+            "inputs:\n  n: {{ type: int, default: 1 }}\nsecrets: [{token}]\nsteps:\n  - id: mark\n    shell: touch ran.marker\n"
+        ),
+    );
+    let out = p.run("order", &["-i", "oops", "-i", "n=many"]);
+    out.expect_code(2);
+    let errors: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(errors.len(), 3, "{}", out.stderr);
+    assert!(
+        errors[0].contains("`-i oops` is not NAME=VALUE"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1].contains("input `n`: expected an int"),
+        "{errors:?}"
+    );
+    assert!(errors[2].contains(&token), "{errors:?}");
+    assert!(
+        out.stderr.contains("hint: 3 problem(s), nothing was run"),
+        "{}",
+        out.stderr
+    );
+    assert!(!p.exists("ran.marker"));
+    assert!(p.run_ids().is_empty());
+}
+
+#[test]
 fn an_invalid_runbook_exits_2() {
     let p = Project::with_runbook("broken", "stepz:\n  - id: a\n    shell: touch ran.marker\n");
     let out = p.run("broken", &[]);

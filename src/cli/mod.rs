@@ -2,6 +2,7 @@
 
 mod approve;
 mod audit;
+mod console;
 mod dry_run;
 mod graph;
 mod history;
@@ -244,19 +245,6 @@ pub(crate) fn stored<T>(
 
 /// Loads and compiles a runbook by name or path, printing diagnostics.
 pub(crate) fn load_plan(project: &Project, runbook: &str) -> Result<crate::plan::Plan, u8> {
-    let source = runbook_source(project, runbook)?;
-    compile_source(project, &source, None)
-}
-
-/// A runbook's file and the project's step templates and runbook index:
-/// what compiling it (again, with a run's inputs) needs.
-pub(crate) struct RunbookSource {
-    path: PathBuf,
-    library: crate::compile::Library,
-}
-
-/// Finds a runbook by name or path and reads the project's library.
-pub(crate) fn runbook_source(project: &Project, runbook: &str) -> Result<RunbookSource, u8> {
     let path = project.find_runbook(runbook).map_err(|e| {
         print_project_error(&e);
         exit::INVALID
@@ -265,33 +253,23 @@ pub(crate) fn runbook_source(project: &Project, runbook: &str) -> Result<Runbook
         print_project_error(&e);
         exit::INVALID
     })?;
-    Ok(RunbookSource { path, library })
+    let (report, plan) = project.compile_file(&path, &library).map_err(|e| {
+        print_project_error(&e);
+        exit::INVALID
+    })?;
+    plan.ok_or_else(|| {
+        print_invalid(&report);
+        exit::INVALID
+    })
 }
 
-/// Compiles a runbook, with a run's (checked) input values for the typed
-/// fields that read them, printing diagnostics.
-pub(crate) fn compile_source(
-    project: &Project,
-    source: &RunbookSource,
-    inputs: Option<&indexmap::IndexMap<String, serde_json::Value>>,
-) -> Result<crate::plan::Plan, u8> {
-    let (report, plan) = project
-        .compile_file_with(&source.path, &source.library, inputs)
-        .map_err(|e| {
-            print_project_error(&e);
-            exit::INVALID
-        })?;
-    match plan {
-        Some(plan) => Ok(plan),
-        None => {
-            let n = print_reports([&report]);
-            print_error(
-                &format!("{} is invalid ({n} {})", report.path, plural(n, "problem")),
-                None,
-            );
-            Err(exit::INVALID)
-        }
-    }
+/// Prints an invalid runbook's diagnostics and how many there are.
+pub(crate) fn print_invalid(report: &FileReport) {
+    let n = print_reports([report]);
+    print_error(
+        &format!("{} is invalid ({n} {})", report.path, plural(n, "problem")),
+        None,
+    );
 }
 
 pub(crate) fn plural(n: usize, word: &str) -> String {

@@ -68,10 +68,11 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
     let store_path = store.path().to_path_buf();
     let options = host::Options {
         yes: args.yes,
-        interactive: args.output == "text",
-        approval_hint: true,
         secrets_file,
     };
-    let runner = Runner::new(project, Arc::new(store), store_path, by, options);
+    let console = Arc::new(super::console::Terminal {
+        ask: args.output == "text",
+    });
+    let runner = Runner::new(project, Arc::new(store), store_path, by, options, console);
     super::run::host(&runner, launch, &args.output, args.junit.as_deref())
 }

@@ -5,17 +5,15 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use indexmap::IndexMap;
-
 use crate::engine::{self, Cancel, RunRequest};
 use crate::events::EventSink;
-use crate::host::{self, Launch, Runner};
-use crate::inputs::{RawInput, resolve_inputs};
+use crate::host::{self, Launch, Lookup, PrepareError, Request, Runner};
+use crate::inputs::RawInput;
 use crate::outcome::RunStatus;
 use crate::render::{Live, Plain};
-use crate::secrets::SecretStore;
 
-use super::{compile_source, exit, open_project, open_store, print_error, runbook_source};
+use super::console::Terminal;
+use super::{exit, open_project, open_store, print_error, print_invalid, print_project_error};
 
 /// Arguments of `run`.
 #[derive(Debug, clap::Args)]
@@ -51,43 +49,6 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    let source = match runbook_source(&project, &args.runbook) {
-        Ok(s) => s,
-        Err(code) => return Ok(code),
-    };
-    let plan = match compile_source(&project, &source, None) {
-        Ok(p) => Arc::new(p),
-        Err(code) => return Ok(code),
-    };
-
-    let mut raw = IndexMap::new();
-    let mut problems = Vec::new();
-    for pair in &args.inputs {
-        match pair.split_once('=') {
-            Some((name, value)) => {
-                raw.insert(name.trim().to_owned(), RawInput::Text(value.to_owned()));
-            }
-            None => problems.push(format!("`-i {pair}` is not NAME=VALUE")),
-        }
-    }
-    let inputs = match resolve_inputs(&plan.inputs, &raw) {
-        Ok(inputs) if problems.is_empty() => inputs,
-        Ok(_) => IndexMap::new(),
-        Err(found) => {
-            problems.extend(found.iter().map(ToString::to_string));
-            IndexMap::new()
-        }
-    };
-    // Typed fields that read `inputs` (`timeout: "{{ inputs.limit }}"`)
-    // were compiled with the defaults; compile again with the values given.
-    let plan = if raw.is_empty() || !problems.is_empty() {
-        plan
-    } else {
-        match compile_source(&project, &source, Some(&inputs)) {
-            Ok(p) => Arc::new(p),
-            Err(code) => return Ok(code),
-        }
-    };
     let secrets_file = args.secrets_file.clone().or_else(|| {
         project
             .config
@@ -95,36 +56,34 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
             .as_ref()
             .map(|f| project.root.join(f))
     });
-    let secrets = match SecretStore::from_env(&plan.secrets, secrets_file.as_deref()) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            problems.push(e.to_string());
-            None
-        }
-    };
-    let (Some(secrets), true) = (secrets, problems.is_empty()) else {
-        for p in &problems {
-            print_error(p, None);
-        }
-        let hint = format!(
-            "{} problem(s), nothing was run; give inputs as `-i NAME=VALUE`, and `steward list` shows them",
-            problems.len()
-        );
-        let _ = writeln!(anstream::stderr(), "hint: {hint}");
-        return Ok(exit::INVALID);
-    };
-
     let trigger = crate::trigger::detect(|k| std::env::var(k).ok());
-    let run_id = uuid::Uuid::now_v7().to_string();
+    let mut request =
+        Request::new(&args.runbook, Lookup::NameOrPath, trigger).secrets_file(secrets_file.clone());
+    for pair in &args.inputs {
+        match pair.split_once('=') {
+            Some((name, value)) => {
+                request
+                    .inputs
+                    .insert(name.trim().to_owned(), RawInput::Text(value.to_owned()));
+            }
+            None => request
+                .unreadable
+                .push(format!("`-i {pair}` is not NAME=VALUE")),
+        }
+    }
+    let prepared = match host::prepare(&project, request) {
+        Ok(p) => p,
+        Err(e) => return Ok(refused(&e)),
+    };
 
     if args.dry_run {
         let request = RunRequest {
-            plan: plan.clone(),
-            inputs,
-            secrets,
-            trigger,
+            plan: prepared.plan.clone(),
+            inputs: prepared.inputs,
+            secrets: prepared.secrets,
+            trigger: prepared.trigger,
             workdir: project.root.clone(),
-            run_id,
+            run_id: prepared.run_id,
             control: Arc::new(crate::kind::Standalone),
             parent: None,
             resume: None,
@@ -145,22 +104,42 @@ pub fn run(project_dir: Option<&Path>, store: Option<&str>, args: Args) -> anyho
     };
     let options = host::Options {
         yes: args.yes,
-        interactive: args.output == "text",
-        approval_hint: true,
         secrets_file,
     };
     let store_path = store.path().to_path_buf();
-    let runner = Runner::new(project, store, store_path, trigger, options);
-    let launch = Launch {
-        plan,
-        inputs,
-        secrets,
-        run_id,
-        parent: None,
-        resume: None,
-        display: display(&args.output),
-    };
+    let console = Arc::new(Terminal {
+        ask: args.output == "text",
+    });
+    let runner = Runner::new(
+        project,
+        store,
+        store_path,
+        prepared.trigger.clone(),
+        options,
+        console,
+    );
+    let launch = prepared.launch(display(&args.output));
     host(&runner, launch, &args.output, args.junit.as_deref())
+}
+
+/// Says why the run was not prepared; the exit code.
+fn refused(e: &PrepareError) -> u8 {
+    match e {
+        PrepareError::Project(e) => print_project_error(e),
+        PrepareError::UnknownRunbook { .. } => print_error(&e.to_string(), None),
+        PrepareError::Invalid { report, .. } => print_invalid(report),
+        PrepareError::Refused { problems, .. } => {
+            for p in problems {
+                print_error(&p.to_string(), None);
+            }
+            let hint = format!(
+                "{} problem(s), nothing was run; give inputs as `-i NAME=VALUE`, and `steward list` shows them",
+                problems.len()
+            );
+            let _ = writeln!(anstream::stderr(), "hint: {hint}");
+        }
+    }
+    exit::INVALID
 }
 
 /// Where progress goes: the live view on a terminal, plain lines elsewhere
@@ -194,7 +173,7 @@ pub(super) fn host(
     let finished = match finished {
         Ok(f) => f,
         Err(e) => {
-            print_error(&e, None);
+            print_error(&e.to_string(), None);
             return Ok(exit::FAILED);
         }
     };

@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::spec::Spanned;
+use crate::syntax::Spanned;
 
-use super::scope::StepRef;
+use crate::kind::compile::StepRef;
 
 /// What the DAG builder needs to know of one step.
 pub struct Node<'a> {

@@ -3,7 +3,8 @@
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::inputs::{check_value, full_match};
 use crate::plan::{InputDecl, InputType};
-use crate::spec::{InputSpec, Spanned};
+use crate::spec::InputSpec;
+use crate::syntax::Spanned;
 
 /// Validates one input declaration.
 pub fn compile_input(

@@ -4,9 +4,10 @@ use std::collections::HashSet;
 
 use indexmap::IndexMap;
 
-use super::scope::{Checker, Scope};
-use super::{Source, is_identifier, step, values};
+use super::{Source, is_identifier, step};
 use crate::diagnostic::Diagnostic;
+use crate::kind::compile::values;
+use crate::kind::compile::{Checker, Scope};
 use crate::plan::Section;
 use crate::spec::{self, StepTemplateSpec};
 
@@ -219,4 +220,18 @@ pub fn check_template(source: Source) -> Vec<Diagnostic> {
             .filter(|d| !d.message.starts_with("can't resolve")),
     );
     diagnostics
+}
+
+impl crate::kind::compile::Runbooks for Library {
+    fn names(&self) -> Vec<&str> {
+        self.runbook_names().collect()
+    }
+
+    fn inputs_of(&self, name: &str) -> Option<&IndexMap<String, bool>> {
+        self.runbook(name).map(|entry| &entry.inputs)
+    }
+
+    fn call_chain(&self, from: &str, to: &str) -> Option<Vec<String>> {
+        Library::call_chain(self, from, to)
+    }
 }

@@ -5,7 +5,7 @@ use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::retry::{Backoff, Jitter, RetryCondition, RetryOn, RetryPolicy, StatusPattern};
 use crate::spec::{RetryOnSpec, RetrySpec};
 
-use super::values::{self, Params};
+use crate::kind::compile::values::{self, Params};
 
 /// Compiles a retry spec (already merged with defaults).
 pub fn compile_retry(

@@ -2,18 +2,19 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::plan::{ForEach, Section, Step};
-use crate::spec::{RetrySpec, Spanned, StepSpec};
+use crate::spec::{RetrySpec, StepSpec};
+use crate::syntax::Spanned;
 
-use super::kinds;
 use super::retry::compile_retry;
-use super::scope::{Checker, Scope, StepRef};
-use super::values::{self, Params};
-use super::{Library, uses, value};
+use super::{Library, uses};
+use crate::kind::compile::value;
+use crate::kind::compile::values::{self, Params};
+use crate::kind::compile::{Checker, Scope, StepRef};
 
-/// The kinds a step may have; exactly one per step.
-pub const KINDS: &[&str] = &[
-    "shell", "sleep", "http", "notify", "sql", "approval", "runbook", "uses",
-];
+/// The kinds a step may have (exactly one per step): the table's, and `uses`.
+pub fn kind_keys() -> Vec<&'static str> {
+    crate::kinds::KEYS.iter().copied().chain(["uses"]).collect()
+}
 
 /// Everything a step is compiled against.
 pub struct StepEnv<'a> {
@@ -43,36 +44,6 @@ pub struct Compiled {
     pub refs: Vec<StepRef>,
 }
 
-/// Names of the kind keys present in a step.
-pub fn kinds_of(spec: &StepSpec) -> Vec<(&'static str, crate::diagnostic::Span)> {
-    let mut kinds = Vec::new();
-    if let Some(s) = &spec.shell {
-        kinds.push(("shell", s.span));
-    }
-    if let Some(s) = &spec.sleep {
-        kinds.push(("sleep", s.span));
-    }
-    if let Some(s) = &spec.http {
-        kinds.push(("http", s.span));
-    }
-    if let Some(s) = &spec.notify {
-        kinds.push(("notify", s.span));
-    }
-    if let Some(s) = &spec.sql {
-        kinds.push(("sql", s.span));
-    }
-    if let Some(s) = &spec.uses {
-        kinds.push(("uses", s.span));
-    }
-    if let Some(s) = &spec.approval {
-        kinds.push(("approval", s.span));
-    }
-    if let Some(s) = &spec.runbook {
-        kinds.push(("runbook", s.span));
-    }
-    kinds
-}
-
 /// Compiles one step. `id` was checked by the caller.
 pub fn compile_step(
     id: &str,
@@ -85,11 +56,11 @@ pub fn compile_step(
     let mut refs = Vec::new();
     let id_span = spec.id.as_ref().map(|i| i.span).unwrap_or_default();
 
-    match kinds_of(spec).as_slice() {
+    match super::kind::present(spec).as_slice() {
         [] => {
             diagnostics.push(
                 Diagnostic::new(id_span, format!("step `{id}` has no kind"))
-                    .hint(format!("add one of: {}", KINDS.join(", "))),
+                    .hint(format!("add one of: {}", kind_keys().join(", "))),
             );
             return Some(Compiled { step: None, refs });
         }
@@ -148,7 +119,7 @@ pub fn compile_step(
     let kind = match &base {
         Some(b) => Some(b.kind.clone()),
         None if template.is_some() => None,
-        None => kinds::compile_kind(spec, env, body_scope, diagnostics, &mut refs),
+        None => super::kind::compile_kind(spec, env, body_scope, diagnostics, &mut refs),
     };
 
     let when = match &spec.when {

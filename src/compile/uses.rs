@@ -5,14 +5,16 @@ use std::collections::HashSet;
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::plan::{Step, TemplateUse};
-use crate::spec::{Spanned, StepSpec};
+use crate::spec::StepSpec;
+use crate::syntax::Spanned;
 use crate::template::Escape;
 use crate::template::TemplatedValue as Value;
 
-use super::scope::{Checker, Scope, StepRef};
+use super::LibraryEntry;
 use super::step::{StepEnv, compile_step};
-use super::values::{self, Params};
-use super::{LibraryEntry, value};
+use crate::kind::compile::value;
+use crate::kind::compile::values::{self, Params};
+use crate::kind::compile::{Checker, Scope, StepRef};
 
 /// A template expanded for one step.
 pub struct Expanded {

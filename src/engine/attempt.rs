@@ -46,7 +46,7 @@ pub(super) async fn attempts(
         let step_ctx = shared.step_context(step, &ctx, &attempt_cancel);
         let detail = match step.kind.describe(&step_ctx) {
             Ok(d) => d,
-            Err(e) => return StepOutcome::failed(attempt - 1, e),
+            Err(e) => return StepOutcome::failed(attempt - 1, e.to_string()),
         };
         shared.events.emit(&RunEvent::AttemptStarted {
             step: step.id.clone(),

@@ -130,7 +130,7 @@ fn describe(shared: &Shared, step: &Step, list: &[Step]) -> DryStep {
             format!(
                 "{}\n(rendered at run time: {})",
                 step.kind.source(),
-                shared.redact(&e)
+                shared.redact(&e.to_string())
             ),
             false,
         ),

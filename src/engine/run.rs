@@ -111,7 +111,7 @@ async fn concurrency_key(
             } else {
                 RunStatus::Failed
             };
-            (status, shared.redact(&e))
+            (status, shared.redact(&e.to_string()))
         })?;
     Ok(Some(guard))
 }

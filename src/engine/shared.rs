@@ -250,29 +250,15 @@ impl Shared {
     }
 }
 
-/// Masks the secrets' values, and also the form a value takes once
-/// shell-quoted into a script (`it's` → `it'\''s`), which the script shown
-/// by `describe` (terminal, audit trail, dry run) holds instead of the value.
+/// Masks the secrets' values, and also the forms a value takes once a
+/// step kind puts it in place (shell-quoted into a script, URL-encoded,
+/// a SQL literal), which what `describe` shows (terminal, audit trail, dry
+/// run) holds instead of the value.
 fn run_redactor(secrets: &crate::secrets::SecretStore) -> Redactor {
-    let quoted = secrets.iter().map(|(_, v)| v.replace('\'', r"'\''"));
-    // And its URL-encoded forms, as a URL or a form of an `http` step holds it.
-    let encoded = secrets
-        .iter()
-        .flat_map(|(_, v)| crate::step::http::encoded_forms(v));
-    // And its SQL-literal forms (`it''s`, `a\\b`), as a `sql` step's query holds it.
-    let sql = secrets.iter().flat_map(|(_, v)| {
-        [
-            v.replace('\'', "''"),
-            v.replace('\\', r"\\").replace('\'', "''"),
-        ]
-    });
     Redactor::new(
         secrets
             .iter()
-            .map(|(_, v)| v.to_owned())
-            .chain(quoted)
-            .chain(encoded)
-            .chain(sql),
+            .flat_map(|(_, v)| crate::kinds::secret_forms(v)),
     )
     .unwrap_or_else(|_| secrets.redactor().clone())
 }

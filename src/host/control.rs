@@ -2,21 +2,18 @@
 //! (file locks a dead process gives up), approval decisions (rows any
 //! process may write), child runs (runs of this runner).
 
-use std::io::{BufRead, IsTerminal, Write};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{SecondsFormat, Utc};
-use indexmap::IndexMap;
 use tokio_util::sync::CancellationToken;
 
-use super::{Forward, Launch, Runner};
+use super::console::now;
+use super::prepare::{Lookup, PrepareError, Problem, Request, prepare};
+use super::{Answer, Forward, Launch, Runner, Waiting};
 use crate::engine::Cancel;
 use crate::events::{EventSink, RunEvent};
-use crate::inputs::{RawInput, resolve_inputs};
-use crate::kind::{ApprovalWait, BoxFuture, ChildOutcome, ChildRun, Control, Decision, Guard};
-use crate::secrets::SecretStore;
-use crate::store::RunStore;
+use crate::kind::{
+    ApprovalWait, BoxFuture, ChildOutcome, ChildRun, Control, ControlError, Decision, Guard,
+};
 
 /// How often the store is asked whether a key is free or a decision made.
 const POLL: Duration = Duration::from_millis(200);
@@ -47,10 +44,6 @@ async fn pause_for(interval: Duration, cancel: &CancellationToken) -> bool {
     }
 }
 
-fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 impl Control for Runner {
     fn acquire<'a>(
         &'a self,
@@ -59,7 +52,7 @@ impl Control for Runner {
         wait: bool,
         events: &'a dyn EventSink,
         cancel: &'a CancellationToken,
-    ) -> BoxFuture<'a, Result<Guard, String>> {
+    ) -> BoxFuture<'a, Result<Guard, ControlError>> {
         Box::pin(async move {
             let started = Instant::now();
             let mut announced = false;
@@ -73,7 +66,7 @@ impl Control for Runner {
                         return Ok(Box::new(lease) as Guard);
                     }
                     Ok(Err(held)) => held,
-                    Err(e) => return Err(e.to_string()),
+                    Err(e) => return Err(ControlError::Store(Box::new(e))),
                 };
                 // A child run shares the keys of the runs it was started by:
                 // they hold them for as long as it lasts, and waiting for
@@ -93,9 +86,10 @@ impl Control for Runner {
                     .map(|h| format!("run {h}"))
                     .unwrap_or_else(|| "another run".into());
                 if !wait {
-                    return Err(format!(
-                        "{holder} holds the concurrency key `{key}` (on_conflict: fail)"
-                    ));
+                    return Err(ControlError::KeyHeld {
+                        key: key.to_owned(),
+                        holder,
+                    });
                 }
                 if !announced {
                     announced = true;
@@ -105,15 +99,19 @@ impl Control for Runner {
                     });
                 }
                 if !pause(cancel).await {
-                    return Err(format!(
-                        "cancelled while waiting for the concurrency key `{key}` ({holder} holds it)"
-                    ));
+                    return Err(ControlError::CancelledWaitingForKey {
+                        key: key.to_owned(),
+                        holder,
+                    });
                 }
             }
         })
     }
 
-    fn decision<'a>(&'a self, wait: ApprovalWait<'a>) -> BoxFuture<'a, Result<Decision, String>> {
+    fn decision<'a>(
+        &'a self,
+        wait: ApprovalWait<'a>,
+    ) -> BoxFuture<'a, Result<Decision, ControlError>> {
         Box::pin(async move {
             let me = self.trigger.actor.clone();
             if self.options.yes {
@@ -125,43 +123,50 @@ impl Control for Runner {
                     decided_at: now(),
                 });
             }
-            let may_decide = wait.approvers.is_empty() || wait.approvers.contains(&me);
-            if self.options.interactive && may_decide && std::io::stdin().is_terminal() {
-                ask(self.store.clone(), wait.run_id, wait.step, wait.message, me);
-            } else if self.options.approval_hint {
-                let _ = writeln!(
-                    anstream::stderr(),
-                    "waiting for approval: steward approve {} {} [--comment TEXT] (or steward reject …)",
-                    wait.run_id,
-                    wait.step
-                );
-            }
+            let waiting = Waiting {
+                run_id: wait.run_id,
+                step: wait.step,
+                message: wait.message,
+                may_decide: wait.approvers.is_empty() || wait.approvers.contains(&me),
+            };
+            let answer = Answer {
+                store: self.store.clone(),
+                run_id: wait.run_id.to_owned(),
+                step: wait.step.to_owned(),
+                by: me,
+            };
+            self.console.approval_waiting(&waiting, answer);
             let since = std::time::Instant::now();
             loop {
                 match self.store.decision(wait.run_id, wait.step) {
                     Ok(Some(decision)) => return Ok(decision),
                     Ok(None) => {}
-                    Err(e) => return Err(e.to_string()),
+                    Err(e) => return Err(ControlError::Store(Box::new(e))),
                 }
                 if !pause_for(decision_poll(since.elapsed()), wait.cancel).await {
-                    return Err("cancelled while waiting for approval".into());
+                    return Err(ControlError::CancelledWaitingForApproval);
                 }
             }
         })
     }
 
-    fn run_child(&self, child: ChildRun) -> BoxFuture<'_, Result<ChildOutcome, String>> {
+    fn run_child(&self, child: ChildRun) -> BoxFuture<'_, Result<ChildOutcome, ControlError>> {
         Box::pin(async move {
-            let launch = self.child_launch(&child)?;
+            let launch = self
+                .child_launch(&child)
+                .map_err(|e| ControlError::Child(refusal(&child, &e)))?;
             let run_id = launch.run_id.clone();
             let cancel = Cancel {
                 run: child.cancel.clone(),
                 all: child.stop_all.clone(),
                 interrupt: child.interrupt.clone(),
             };
-            let finished = self.launch(launch, cancel).await?;
+            let finished = self
+                .launch(launch, cancel)
+                .await
+                .map_err(|e| ControlError::Child(e.to_string()))?;
             for problem in &finished.problems {
-                say_problem(problem);
+                self.console.problem(&run_id, problem);
             }
             Ok(ChildOutcome {
                 run_id,
@@ -190,112 +195,62 @@ impl Runner {
         false
     }
 
-    /// Compiles the child's runbook and checks its inputs and secrets.
-    fn child_launch(&self, child: &ChildRun) -> Result<Launch, String> {
-        let path = self
-            .project
-            .find_runbook(&child.runbook)
-            .map_err(|e| e.to_string())?;
-        let (library, _) = self.project.library().map_err(|e| e.to_string())?;
-        let compile = |inputs: Option<&IndexMap<String, serde_json::Value>>| {
-            let (report, plan) = self
-                .project
-                .compile_file_with(&path, &library, inputs)
-                .map_err(|e| e.to_string())?;
-            plan.ok_or_else(|| {
-                let first = report
-                    .diagnostics
-                    .first()
-                    .map(|d| d.message.clone())
-                    .unwrap_or_default();
-                let with = if inputs.is_some() {
-                    "with these inputs, "
-                } else {
-                    ""
-                };
-                format!(
-                    "runbook `{}` ({}) is invalid: {with}{first}",
-                    child.runbook, report.path
-                )
-            })
-        };
-        // First with the declared defaults, for the inputs' declarations;
-        // then with the values given, which typed fields may read.
-        let declared = compile(None)?;
-        let raw = child
-            .inputs
-            .iter()
-            .map(|(k, v)| (k.clone(), RawInput::Json(v.clone())))
-            .collect();
-        let inputs = resolve_inputs(&declared.inputs, &raw).map_err(|problems| {
-            let all: Vec<String> = problems.iter().map(ToString::to_string).collect();
-            format!("inputs of `{}`: {}", child.runbook, all.join("; "))
-        })?;
-        let plan = compile(Some(&inputs))?;
-        let secrets = SecretStore::from_env(&plan.secrets, self.options.secrets_file.as_deref())
-            .map_err(|e| e.to_string())?;
-        Ok(Launch {
-            plan: Arc::new(plan),
-            inputs,
-            secrets,
-            run_id: uuid::Uuid::now_v7().to_string(),
-            parent: Some(child.parent.clone()),
-            resume: None,
-            display: Box::new(Forward::new(
-                child.events.clone(),
-                &child.parent.step,
-                &child.runbook,
-            )),
-        })
+    /// Prepares the child run: its runbook compiled with the inputs its
+    /// parent gives, its secrets loaded; its progress shown inside the
+    /// parent's step.
+    fn child_launch(&self, child: &ChildRun) -> Result<Launch, PrepareError> {
+        let mut request = Request::new(&child.runbook, Lookup::NameOrPath, self.trigger.clone())
+            .json_inputs(&child.inputs)
+            .secrets_file(self.options.secrets_file.clone());
+        request.parent = Some(child.parent.clone());
+        let prepared = prepare(&self.project, request)?;
+        Ok(prepared.launch(Box::new(Forward::new(
+            child.events.clone(),
+            &child.parent.step,
+            &child.runbook,
+        ))))
     }
 }
 
-/// Asks at the terminal, in a thread of its own (a read of stdin can't be
-/// cancelled); the answer goes to the store like any other decision, so a
-/// decision made elsewhere first wins and the question is moot.
-fn ask(store: Arc<dyn RunStore>, run_id: &str, step: &str, message: &str, me: String) {
-    let (run_id, step) = (run_id.to_owned(), step.to_owned());
-    let _ = writeln!(
-        anstream::stderr(),
-        "approval needed for `{step}`: {message}\n  approve? [y/N, then an optional comment] (or from another terminal: steward approve {run_id} {step})"
-    );
-    let spawned = std::thread::Builder::new()
-        .name("steward-approval".into())
-        .spawn(move || {
-            let mut line = String::new();
-            if std::io::stdin().lock().read_line(&mut line).is_err() {
-                return;
-            }
-            let line = line.trim();
-            let (answer, comment) = line.split_once(' ').unwrap_or((line, ""));
-            let approved = matches!(answer.to_ascii_lowercase().as_str(), "y" | "yes");
-            let decision = Decision {
-                approved,
-                by: me,
-                comment: (!comment.trim().is_empty()).then(|| comment.trim().to_owned()),
-                via: "terminal".into(),
-                decided_at: now(),
+/// Why a child run was not started, as the parent's step says it.
+fn refusal(child: &ChildRun, e: &PrepareError) -> String {
+    match e {
+        PrepareError::Invalid {
+            report,
+            with_inputs,
+            ..
+        } => {
+            let first = report
+                .diagnostics
+                .first()
+                .map(|d| d.message.clone())
+                .unwrap_or_default();
+            let with = if *with_inputs {
+                "with these inputs, "
+            } else {
+                ""
             };
-            match store.decide(&run_id, &step, &decision) {
-                Ok(Ok(())) => {}
-                Ok(Err(refusal)) => {
-                    let _ = writeln!(anstream::stderr(), "{refusal}");
-                }
-                Err(e) => say_problem(&e.to_string()),
+            format!(
+                "runbook `{}` ({}) is invalid: {with}{first}",
+                child.runbook, report.path
+            )
+        }
+        PrepareError::Refused { problems, .. } => {
+            let inputs: Vec<String> = problems
+                .iter()
+                .filter(|p| !matches!(p, Problem::Secrets(_)))
+                .map(ToString::to_string)
+                .collect();
+            if inputs.is_empty() {
+                e.secrets_problem()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            } else {
+                format!("inputs of `{}`: {}", child.runbook, inputs.join("; "))
             }
-        });
-    if spawned.is_err() {
-        let _ = writeln!(
-            anstream::stderr(),
-            "can't ask at this terminal; use steward approve"
-        );
+        }
+        PrepareError::UnknownRunbook { .. } | PrepareError::Project(_) => e.to_string(),
     }
-}
-
-/// A problem that does not stop the run, said on stderr.
-fn say_problem(message: &str) {
-    let line = crate::diagnostic::Diagnostic::whole_file(message).headline();
-    let _ = write!(anstream::stderr().lock(), "{line}");
 }
 
 #[cfg(test)]

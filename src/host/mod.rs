@@ -1,12 +1,17 @@
-//! Hosting runs: what `steward run`, `steward resume` and child runs share.
-//! A [`Runner`] opens the run's audit trail and store records, holds the
-//! run's lease (so a dead process shows as `interrupted`), and serves the
-//! engine's [`Control`](crate::kind::Control) requests:
-//! concurrency keys, approvals and child runs.
+//! Hosting runs: what `steward run`, `steward resume`, `steward serve` and
+//! child runs share. [`prepare`] turns a run request into a run ready to
+//! launch (or a typed [`PrepareError`]); a [`Runner`] opens the run's audit
+//! trail and store records, holds the run's lease (so a dead process shows
+//! as `interrupted`), and serves the engine's
+//! [`Control`](crate::kind::Control) requests: concurrency keys, approvals
+//! and child runs. What it says or asks goes through the [`Console`] its
+//! edge gives it: the host does no terminal I/O.
 
+mod console;
 mod control;
 mod forward;
 mod gate;
+mod prepare;
 mod resume;
 
 use std::path::PathBuf;
@@ -15,15 +20,18 @@ use std::sync::{Arc, Weak};
 use indexmap::IndexMap;
 
 use crate::audit::AuditSink;
+use crate::chain::AuditError;
 use crate::engine::{self, Cancel, Resume, RunReport, RunRequest};
 use crate::events::{EventSink, Fanout, ParentRun, Trigger};
 use crate::outcome::RunStatus;
 use crate::plan::Plan;
 use crate::project::Project;
 use crate::secrets::SecretStore;
-use crate::store::{RunStore, StoreSink};
+use crate::store::{RunStore, StoreError, StoreSink};
 
+pub use console::{Answer, Console, Waiting};
 pub use forward::Forward;
+pub use prepare::{Lookup, PrepareError, Prepared, Problem, Request, prepare};
 pub use resume::{ResumeError, prepare_resume};
 
 /// How runs are hosted.
@@ -32,11 +40,6 @@ pub struct Options {
     /// `--yes`: approval steps are approved by the person who started the
     /// run, recorded as pre-approved.
     pub yes: bool,
-    /// Ask for approvals at this terminal.
-    pub interactive: bool,
-    /// Say on stderr how to approve a waiting step (a CLI run that can't
-    /// ask); a server's runs don't.
-    pub approval_hint: bool,
     /// A secrets file (`--secrets-file` or steward.yaml's).
     pub secrets_file: Option<PathBuf>,
 }
@@ -49,6 +52,8 @@ pub struct Runner {
     options: Options,
     /// Who started the top-level run (child runs inherit it).
     trigger: Trigger,
+    /// Where problems go and approvals are asked.
+    console: Arc<dyn Console>,
     me: Weak<Runner>,
 }
 
@@ -70,6 +75,31 @@ pub struct Launch {
     pub display: Box<dyn EventSink>,
 }
 
+/// Why a run could not start: it can't be recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// Another live process holds the run's lease.
+    #[error("run {0} is being run by another live process")]
+    Busy(String),
+    /// The run store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The run's folder (for its audit trail) can't be made.
+    #[error("can't create the run folder {}: {source}", dir.display())]
+    RunFolder {
+        /// The folder.
+        dir: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The plan can't be saved as JSON.
+    #[error("{0}")]
+    Plan(serde_json::Error),
+    /// The audit trail can't be opened.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+}
+
 /// A run that ended, and what could not be recorded of it.
 pub struct Finished {
     /// The report.
@@ -88,6 +118,7 @@ impl Runner {
         store_path: PathBuf,
         trigger: Trigger,
         options: Options,
+        console: Arc<dyn Console>,
     ) -> Arc<Runner> {
         Arc::new_cyclic(|me| Runner {
             project,
@@ -95,6 +126,7 @@ impl Runner {
             store_path,
             options,
             trigger,
+            console,
             me: me.clone(),
         })
     }
@@ -124,7 +156,7 @@ impl Runner {
     /// steps are killed and the record is left unfinished: the report says
     /// `interrupted` and the lease is released, so `steward resume` can
     /// continue it.
-    pub async fn launch(&self, launch: Launch, cancel: Cancel) -> Result<Finished, String> {
+    pub async fn launch(&self, launch: Launch, cancel: Cancel) -> Result<Finished, LaunchError> {
         let Launch {
             plan,
             inputs,
@@ -134,30 +166,28 @@ impl Runner {
             resume,
             display,
         } = launch;
-        let store_err = |e: crate::store::StoreError| e.to_string();
-        let Some(lease) = self.store.claim_run(&run_id).map_err(store_err)? else {
-            return Err(format!("run {run_id} is being run by another live process"));
+        let Some(lease) = self.store.claim_run(&run_id)? else {
+            return Err(LaunchError::Busy(run_id));
         };
         let audit_path = self.audit_path(&run_id);
         if let Some(dir) = audit_path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("can't create the run folder {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|source| LaunchError::RunFolder {
+                dir: dir.to_owned(),
+                source,
+            })?;
         }
         let stored = Arc::new(StoreSink::new(self.store.clone(), run_id.clone()));
         let audit = match &resume {
             Some(_) => {
-                let lines = self.store.audit_lines(&run_id).map_err(store_err)?;
+                let lines = self.store.audit_lines(&run_id)?;
                 AuditSink::resume(&audit_path, &lines, Some(stored.clone()))
             }
             None => {
-                let plan_json = serde_json::to_string(&*plan).map_err(|e| e.to_string())?;
-                self.store
-                    .save_plan(&run_id, &plan_json)
-                    .map_err(store_err)?;
+                let plan_json = serde_json::to_string(&*plan).map_err(LaunchError::Plan)?;
+                self.store.save_plan(&run_id, &plan_json)?;
                 AuditSink::create(&audit_path, Some(stored.clone()))
             }
-        }
-        .map_err(|e| e.to_string())?;
+        }?;
         let audit = Arc::new(audit);
         let events: Arc<dyn EventSink> = Arc::new(gate::Gate::new(
             Fanout::default()

@@ -76,6 +76,41 @@ pub struct Decision {
     pub decided_at: String,
 }
 
+/// Why the host could not do what the run asked.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// Another run holds the concurrency key, and the runbook says
+    /// `on_conflict: fail`.
+    #[error("{holder} holds the concurrency key `{key}` (on_conflict: fail)")]
+    KeyHeld {
+        /// The key.
+        key: String,
+        /// Who holds it (`run <id>`, or `another run`).
+        holder: String,
+    },
+    /// Stopped while waiting for a concurrency key.
+    #[error("cancelled while waiting for the concurrency key `{key}` ({holder} holds it)")]
+    CancelledWaitingForKey {
+        /// The key.
+        key: String,
+        /// Who holds it.
+        holder: String,
+    },
+    /// Stopped while waiting for a decision.
+    #[error("cancelled while waiting for approval")]
+    CancelledWaitingForApproval,
+    /// The run store failed.
+    #[error(transparent)]
+    Store(Box<dyn std::error::Error + Send + Sync>),
+    /// The child run could not be prepared or recorded; the message says
+    /// why, in the parent step's terms.
+    #[error("{0}")]
+    Child(String),
+    /// This host has no run store, which the request needs.
+    #[error("{0} need a run store (run with `steward run`)")]
+    Unsupported(&'static str),
+}
+
 /// The host of a run.
 pub trait Control: Send + Sync {
     /// Takes the concurrency key `key` for `run_id`. With `wait`, waits
@@ -88,13 +123,16 @@ pub trait Control: Send + Sync {
         wait: bool,
         events: &'a dyn EventSink,
         cancel: &'a CancellationToken,
-    ) -> BoxFuture<'a, Result<Guard, String>>;
+    ) -> BoxFuture<'a, Result<Guard, ControlError>>;
 
     /// Waits for a decision on an approval step.
-    fn decision<'a>(&'a self, wait: ApprovalWait<'a>) -> BoxFuture<'a, Result<Decision, String>>;
+    fn decision<'a>(
+        &'a self,
+        wait: ApprovalWait<'a>,
+    ) -> BoxFuture<'a, Result<Decision, ControlError>>;
 
     /// Runs a child run to its end.
-    fn run_child(&self, child: ChildRun) -> BoxFuture<'_, Result<ChildOutcome, String>>;
+    fn run_child(&self, child: ChildRun) -> BoxFuture<'_, Result<ChildOutcome, ControlError>>;
 }
 
 /// A host without a run store (library use, tests of single runs): a
@@ -110,15 +148,18 @@ impl Control for Standalone {
         _wait: bool,
         _events: &'a dyn EventSink,
         _cancel: &'a CancellationToken,
-    ) -> BoxFuture<'a, Result<Guard, String>> {
+    ) -> BoxFuture<'a, Result<Guard, ControlError>> {
         Box::pin(async { Ok(Box::new(()) as Guard) })
     }
 
-    fn decision<'a>(&'a self, _wait: ApprovalWait<'a>) -> BoxFuture<'a, Result<Decision, String>> {
-        Box::pin(async { Err("approvals need a run store (run with `steward run`)".to_owned()) })
+    fn decision<'a>(
+        &'a self,
+        _wait: ApprovalWait<'a>,
+    ) -> BoxFuture<'a, Result<Decision, ControlError>> {
+        Box::pin(async { Err(ControlError::Unsupported("approvals")) })
     }
 
-    fn run_child(&self, _child: ChildRun) -> BoxFuture<'_, Result<ChildOutcome, String>> {
-        Box::pin(async { Err("child runs need a run store (run with `steward run`)".to_owned()) })
+    fn run_child(&self, _child: ChildRun) -> BoxFuture<'_, Result<ChildOutcome, ControlError>> {
+        Box::pin(async { Err(ControlError::Unsupported("child runs")) })
     }
 }

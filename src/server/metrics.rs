@@ -1,18 +1,13 @@
-//! `GET /metrics`: Prometheus text exposition format (version 0.0.4),
-//! written by hand. Counters cover the runs this server process started
-//! (and the webhooks it refused) since it started.
+//! The server's counters, as `GET /metrics` shows them: Prometheus text
+//! exposition format (version 0.0.4), written by hand. Counters cover the
+//! runs this server process started (and the webhooks it refused) since it
+//! started.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::{IntoResponse, Response};
-
 use crate::events::{EventSink, RunEvent};
-
-use super::AppState;
 
 /// Upper bounds (seconds) of the step duration histogram's buckets.
 pub const DURATION_BUCKETS: [f64; 8] = [0.01, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0, 600.0];
@@ -269,13 +264,6 @@ impl EventSink for MetricsSink {
     fn emit(&self, event: &RunEvent) {
         self.metrics.record(&self.runbook, event);
     }
-}
-
-/// `GET /metrics` (no authentication).
-pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let running = state.running.lock().map(|r| r.len()).unwrap_or(0);
-    let body = state.metrics.render(running);
-    ([(CONTENT_TYPE, CONTENT_TYPE_TEXT)], body).into_response()
 }
 
 #[cfg(test)]

@@ -1,46 +1,52 @@
-//! `steward serve`: the HTTP API (`/api/v1`) for CI and chat-ops. Runs it
-//! starts are hosted here by a [`Runner`](crate::host::Runner) each, with
-//! the trigger `api` and the token's name as actor; everything else reads
-//! the run store, so runs of other processes show too.
+//! `steward serve`: the HTTP API (`/api/v1`) for CI and chat-ops, signed
+//! webhooks, Slack, and cron schedules. Runs it starts are hosted here by a
+//! [`Runner`](crate::host::Runner) each, with the trigger `api` (or
+//! `webhook`, `chat`, `schedule`) and the token's name as actor; everything
+//! else reads the run store, so runs of other processes show too.
+//!
+//! Its parts, each importing only those listed before it (a test in
+//! `floors.rs` keeps it so):
+//!
+//! 1. [`log`] and [`metrics`]: the server's log lines and counters;
+//! 2. [`http`]: plumbing (connections, the guard, limits, tokens, the
+//!    error type);
+//! 3. [`service`]: starting runs through the host's `prepare`, cancelling,
+//!    deciding, reading the store; no HTTP;
+//! 4. [`api`]: the handlers (runs, events, webhooks' and Slack's HTTP
+//!    receiving), and [`scheduler`]: cron ticks; both ask the service;
+//! 5. this file: setting it up, the routes, serving, stopping.
 
-mod auth;
-mod connections;
-mod events;
-mod guard;
-mod hooks;
-mod limits;
+mod api;
+#[cfg(test)]
+mod floors;
+mod http;
+mod log;
 mod metrics;
-mod runs;
 mod scheduler;
-mod slack;
+mod service;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use serde_json::json;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-use crate::engine::Cancel;
 use crate::project::Project;
-use crate::store::{RunFilter, RunStore};
+use crate::store::RunStore;
 
-pub use auth::{Token, glob, tokens};
-pub use hooks::{Hook, hooks};
-pub use limits::LimitsError;
-pub use slack::Slack;
+use api::AppState;
+use http::Access;
+use service::Service;
 
-/// The largest request body accepted.
-pub const BODY_LIMIT: usize = 1024 * 1024;
+pub use api::hooks::{Hook, hooks};
+pub use api::slack::Slack;
+pub use http::auth::{Token, glob, tokens};
+pub use http::limits::LimitsError;
+pub use http::{ApiError, BODY_LIMIT};
+pub(crate) use log::log;
 
 /// What the server needs.
 pub struct Settings {
@@ -64,96 +70,12 @@ pub struct Settings {
     pub grace: Duration,
 }
 
-/// Shared by every request.
-pub(crate) struct AppState {
-    project: Project,
-    store: Arc<dyn RunStore>,
-    store_path: PathBuf,
-    tokens: Vec<Token>,
-    hooks: Vec<Hook>,
-    slack: Option<Slack>,
-    /// Webhook deliveries already taken, by hook and delivery id.
-    deliveries: hooks::Deliveries,
-    secrets_file: Option<PathBuf>,
-    /// Runs hosted by this server, by id.
-    running: Mutex<HashMap<String, Cancel>>,
-    tasks: TaskTracker,
-    /// Set once a stop signal came: no new runs.
-    stopping: CancellationToken,
-    /// Counters and histograms of `GET /metrics`.
-    metrics: Arc<metrics::Metrics>,
-    /// Rate and time limits.
-    limits: limits::Limits,
-}
-
-/// An API error: a status and a JSON body `{"error": …}` (with the input
-/// problems of a run request, when there are).
-#[derive(Debug)]
-pub struct ApiError {
-    pub(crate) status: StatusCode,
-    body: serde_json::Value,
-    headers: Vec<(HeaderName, HeaderValue)>,
-}
-
-impl ApiError {
-    /// An error with a message.
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            body: json!({ "error": message.into() }),
-            headers: Vec::new(),
-        }
-    }
-
-    /// Adds a field to the body.
-    pub fn with(mut self, key: &str, value: serde_json::Value) -> Self {
-        if let serde_json::Value::Object(map) = &mut self.body {
-            map.insert(key.to_owned(), value);
-        }
-        self
-    }
-
-    /// Adds a response header.
-    pub fn with_header(self, name: HeaderName, value: &'static str) -> Self {
-        self.with_header_value(name, HeaderValue::from_static(value))
-    }
-
-    /// Adds a response header with a computed value.
-    pub fn with_header_value(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.headers.push((name, value));
-        self
-    }
-
-    /// Its JSON body.
-    pub(crate) fn body(&self) -> &serde_json::Value {
-        &self.body
-    }
-
-    fn internal(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
-    }
-}
-
-impl From<crate::store::StoreError> for ApiError {
-    fn from(e: crate::store::StoreError) -> Self {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut response = (self.status, Json(self.body)).into_response();
-        for (name, value) in self.headers {
-            response.headers_mut().insert(name, value);
-        }
-        response
-    }
-}
-
+/// Every route, behind the guard.
 fn router(state: Arc<AppState>) -> Router {
+    use api::{events, health, hooks, metrics, not_found, runs, slack};
     Router::new()
         .route("/health", get(health))
-        .route("/metrics", get(metrics::metrics))
+        .route("/metrics", get(metrics))
         .route("/api/v1/runbooks", get(runs::runbooks))
         .route("/api/v1/runs", post(runs::start).get(runs::list))
         .route("/api/v1/runs/{id}", get(runs::show))
@@ -169,35 +91,10 @@ fn router(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            guard::guard,
+            state.access.clone(),
+            http::guard::guard,
         ))
         .with_state(state)
-}
-
-async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "no such endpoint; see docs/api.md")
-}
-
-/// `GET /health`: the server answers and its store can be read.
-async fn health(State(state): State<Arc<AppState>>) -> Response {
-    let store = state.store.clone();
-    let checked = tokio::task::spawn_blocking(move || {
-        store.list_runs(&RunFilter {
-            limit: Some(1),
-            ..RunFilter::default()
-        })
-    })
-    .await;
-    match checked {
-        Ok(Ok(_)) => Json(json!({ "status": "ok", "store": "ok" })).into_response(),
-        Ok(Err(e)) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "error", "store": "error", "error": e.to_string() })),
-        )
-            .into_response(),
-        Err(e) => ApiError::internal(e.to_string()).into_response(),
-    }
 }
 
 /// Serves the API on `listener` until SIGINT or SIGTERM; then stops
@@ -206,24 +103,28 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
 /// `interrupted` for `steward resume`.
 pub async fn serve(listener: tokio::net::TcpListener, settings: Settings) -> std::io::Result<()> {
     let addr: SocketAddr = listener.local_addr()?;
-    let limits = limits::Limits::new(&settings.project.config.server)
+    let limits = http::limits::Limits::new(&settings.project.config.server)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
-    let state = Arc::new(AppState {
-        project: settings.project,
-        store: settings.store,
-        store_path: settings.store_path,
+    let metrics = Arc::new(metrics::Metrics::default());
+    let service = Arc::new(Service::new(
+        settings.project,
+        settings.store,
+        settings.store_path,
+        settings.secrets_file,
+        metrics.clone(),
+    ));
+    let access = Arc::new(Access {
         tokens: settings.tokens,
-        hooks: settings.hooks,
-        slack: settings.slack,
-        deliveries: hooks::Deliveries::default(),
-        secrets_file: settings.secrets_file,
-        running: Mutex::new(HashMap::new()),
-        tasks: TaskTracker::new(),
-        stopping: CancellationToken::new(),
-        metrics: Arc::new(metrics::Metrics::default()),
         limits,
+        metrics,
     });
-    if state.tokens.is_empty() {
+    let state = Arc::new(AppState::new(
+        service.clone(),
+        access.clone(),
+        settings.hooks,
+        settings.slack,
+    ));
+    if access.tokens.is_empty() {
         log("warning: steward.yaml defines no server.tokens: every /api/v1 call is refused");
     }
     for hook in &state.hooks {
@@ -236,15 +137,15 @@ pub async fn serve(listener: tokio::net::TcpListener, settings: Settings) -> std
     if state.slack.is_some() {
         log("slack: POST /hooks/slack takes slash commands and approval buttons");
     }
-    slack::announce(&state);
+    api::slack::announce(&state);
     log(&format!("listening on http://{addr}"));
-    state.tasks.spawn(scheduler::run(state.clone()));
+    service.tasks().spawn(scheduler::run(service.clone()));
 
     let mut signals = Signals::new()?;
-    let stopping = state.stopping.clone();
-    let app = router(state.clone());
-    let headers_timeout = state.limits.timeouts.headers;
-    let server = tokio::spawn(connections::accept(
+    let stopping = service.stopping().clone();
+    let app = router(state);
+    let headers_timeout = access.limits.timeouts.headers;
+    let server = tokio::spawn(http::connections::accept(
         listener,
         app,
         headers_timeout,
@@ -252,24 +153,23 @@ pub async fn serve(listener: tokio::net::TcpListener, settings: Settings) -> std
     ));
 
     signals.next().await;
-    state.stopping.cancel();
-    state.tasks.close();
-    let hosted = state.running.lock().map(|r| r.len()).unwrap_or(0);
+    service.stop();
+    let hosted = service.hosted();
     log(&format!(
         "stopping: no new requests; {hosted} run(s) may finish within {}",
         crate::duration::exact(settings.grace)
     ));
     tokio::select! {
-        _ = state.tasks.wait() => {}
+        _ = service.wait() => {}
         _ = tokio::time::sleep(settings.grace) => {
             log("grace period over: interrupting the runs still going (`steward resume RUN` continues them)");
-            interrupt_all(&state);
-            state.tasks.wait().await;
+            service.interrupt_all();
+            service.wait().await;
         }
         _ = signals.next() => {
             log("second signal: interrupting the runs still going (`steward resume RUN` continues them)");
-            interrupt_all(&state);
-            state.tasks.wait().await;
+            service.interrupt_all();
+            service.wait().await;
         }
     }
     // Requests still open (a `?wait=true` whose run just ended) get a
@@ -277,22 +177,6 @@ pub async fn serve(listener: tokio::net::TcpListener, settings: Settings) -> std
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     log("stopped");
     Ok(())
-}
-
-/// Stops every hosted run as if the server had died: its steps are killed,
-/// its record is left unfinished (`interrupted`) and its lease released.
-fn interrupt_all(state: &AppState) {
-    if let Ok(running) = state.running.lock() {
-        for cancel in running.values() {
-            cancel.interrupt.cancel();
-        }
-    }
-}
-
-/// One line on the server's stderr.
-pub(crate) fn log(line: &str) {
-    use std::io::Write;
-    let _ = writeln!(anstream::stderr(), "{line}");
 }
 
 struct Signals {

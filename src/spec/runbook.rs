@@ -4,9 +4,9 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::scalar::{FromScalar, OneOrMany, Scalar, StrOr};
-use super::spanned::{Lenient, Spanned};
 use super::step::{RetrySpec, StepSpec};
+use crate::syntax::{FromScalar, OneOrMany, Scalar, StrOr};
+use crate::syntax::{Lenient, Spanned};
 
 /// A runbook: typed inputs, steps that form a DAG, and what to do when
 /// something fails.

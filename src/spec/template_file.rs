@@ -4,8 +4,8 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::spanned::Spanned;
 use super::step::StepSpec;
+use crate::syntax::Spanned;
 
 /// A step template: parameters and the step they fill in.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
