@@ -166,7 +166,7 @@ fn a_tampered_store_row_fails_audit_verify() {
     assert!(out.stderr.contains("run store"), "{}", out.stderr);
 }
 
-/// The interrupted run of `tests/fixtures/store-v3.sql`.
+/// The interrupted run of `tests/fixtures/store-schema3-skips.sql`.
 const OLD_INTERRUPTED: &str = "01a23d4f-dae1-7719-812f-39c082fc67f9";
 
 /// A store written by the build before skip reasons were stored (schema 3,
@@ -180,7 +180,10 @@ fn a_store_of_the_previous_schema_is_read_and_resumed() {
     std::fs::create_dir_all(p.file(".steward")).unwrap();
     rusqlite::Connection::open(p.file(".steward/steward.db"))
         .unwrap()
-        .execute_batch(include_str!("fixtures/store-v3.sql"))
+        .execute_batch(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/store-schema3-skips.sql"
+        )))
         .unwrap();
 
     let all = history(&p, "interrupted");
@@ -261,7 +264,10 @@ fn resume_goes_by_the_stored_skip_reason() {
     let db = p.file(".steward/steward.db");
     rusqlite::Connection::open(&db)
         .unwrap()
-        .execute_batch(include_str!("fixtures/store-v3.sql"))
+        .execute_batch(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/store-schema3-skips.sql"
+        )))
         .unwrap();
     // Any command brings the store to the current schema.
     p.steward(&["history"]).expect_code(0);

@@ -451,7 +451,10 @@ fn upgrades_a_second_schema_store_with_its_runs() {
 
 /// A store as the build before skip reasons were stored left it (schema
 /// version 3, made by a real `steward run`: see the fixture's header).
-const THIRD_SCHEMA_STORE: &str = include_str!("../../tests/fixtures/store-v3.sql");
+const THIRD_SCHEMA_STORE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/store-schema3-skips.sql"
+));
 
 #[test]
 fn reads_the_skipped_steps_of_a_third_schema_store() {
