@@ -169,6 +169,29 @@ fn a_tampered_store_row_fails_audit_verify() {
 /// The interrupted run of `tests/fixtures/store-schema3-skips.sql`.
 const OLD_INTERRUPTED: &str = "01a23d4f-dae1-7719-812f-39c082fc67f9";
 
+/// A project whose store is `tests/fixtures/store-schema3-skips.sql`.
+fn project_with_the_schema3_store() -> Project {
+    let p = Project::new();
+    std::fs::create_dir_all(p.file(".steward")).unwrap();
+    let sql = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/store-schema3-skips.sql"
+    ));
+    rusqlite::Connection::open(p.file(".steward/steward.db"))
+        .unwrap()
+        .execute_batch(sql)
+        .unwrap();
+    p
+}
+
+/// `steward ARGS… --output json`, which must exit with `code`, parsed.
+fn steward_json(p: &Project, args: &[&str], code: i32) -> serde_json::Value {
+    let args: Vec<&str> = args.iter().copied().chain(["--output", "json"]).collect();
+    let out = p.steward(&args);
+    out.expect_code(code);
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout))
+}
+
 /// A store written by the build before skip reasons were stored (schema 3,
 /// see the fixture's header): its runs are listed, shown and verified as
 /// they were, and its interrupted run resumes with each recorded skip
@@ -176,29 +199,22 @@ const OLD_INTERRUPTED: &str = "01a23d4f-dae1-7719-812f-39c082fc67f9";
 /// step skipped after a failure, `y_needs_cond` one skipped by its `when`.
 #[test]
 fn a_store_of_the_previous_schema_is_read_and_resumed() {
-    let p = Project::new();
-    std::fs::create_dir_all(p.file(".steward")).unwrap();
-    rusqlite::Connection::open(p.file(".steward/steward.db"))
-        .unwrap()
-        .execute_batch(include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/store-schema3-skips.sql"
-        )))
-        .unwrap();
+    let p = project_with_the_schema3_store();
+    let history = |status: &str| steward_json(&p, &["history", "--status", status], 0);
 
-    let all = history(&p, "interrupted");
-    assert_eq!(all.len(), 1);
-    assert_eq!(all[0]["id"], OLD_INTERRUPTED);
-    let failed = history(&p, "failed");
+    let interrupted = history("interrupted");
+    assert_eq!(interrupted.as_array().unwrap().len(), 1);
+    assert_eq!(interrupted[0]["id"], OLD_INTERRUPTED);
+    let failed = history("failed");
     assert_eq!(failed[0]["runbook"], "broken");
     assert_eq!(failed[0]["error"], "step `boom` failed: exit code 1");
-    for run in ["succeeded", "failed", "interrupted"].map(|s| history(&p, s)) {
+    for run in ["succeeded", "failed", "interrupted"].map(history) {
         let id = run[0]["id"].as_str().unwrap();
         let verify = p.steward(&["audit", "verify", id]);
         verify.expect_code(0);
         assert!(verify.stdout.contains("chain intact"), "{}", verify.stdout);
     }
-    let show = json(&p.steward(&["show", OLD_INTERRUPTED, "--output", "json"]));
+    let show = steward_json(&p, &["show", OLD_INTERRUPTED], 0);
     assert_eq!(show["status"], "interrupted");
     let steps: Vec<(&str, &str)> = show["steps"]
         .as_array()
@@ -218,37 +234,25 @@ fn a_store_of_the_previous_schema_is_read_and_resumed() {
         ]
     );
     assert_eq!(show["steps"][1]["error"], "`when: false` is false");
-    assert_eq!(show["steps"][5]["duration_ms"], Value::Null);
+    assert_eq!(show["steps"][5]["duration_ms"], serde_json::Value::Null);
 
     p.write("go", "");
-    let resumed = p.steward(&["resume", OLD_INTERRUPTED, "--output", "json"]);
-    resumed.expect_code(1);
-    let report = json(&resumed);
+    let report = steward_json(&p, &["resume", OLD_INTERRUPTED], 1);
     assert_eq!(report["status"], "failed");
     assert_eq!(report["error"], "step `bad` failed: exit code 3");
     let step = |id: &str| {
-        (
-            report["steps"][id]["status"].clone(),
-            report["steps"][id]["error"].clone(),
-        )
+        let s = &report["steps"][id];
+        (s["status"].as_str().unwrap(), s["error"].as_str())
     };
-    assert_eq!(step("hang"), ("succeeded".into(), Value::Null));
+    assert_eq!(step("hang"), ("succeeded", None));
     assert_eq!(report["steps"]["hang"]["attempts"], 2);
-    assert_eq!(
-        step("x_needs_blocked"),
-        (
-            "skipped".into(),
-            "needs `after_bad`, which was skipped".into()
-        )
-    );
-    assert_eq!(step("y_needs_cond"), ("succeeded".into(), Value::Null));
+    let after_a_skip = Some("needs `after_bad`, which was skipped");
+    assert_eq!(step("x_needs_blocked"), ("skipped", after_a_skip));
+    assert_eq!(step("y_needs_cond"), ("succeeded", None));
     assert_eq!(
         step("after_after"),
-        (
-            "skipped".into(),
-            "needs `after_bad`, which was skipped".into()
-        ),
-        "kept as recorded"
+        ("skipped", after_a_skip),
+        "as recorded"
     );
     p.steward(&["audit", "verify", OLD_INTERRUPTED])
         .expect_code(0);
@@ -259,19 +263,10 @@ fn a_store_of_the_previous_schema_is_read_and_resumed() {
 /// `y_needs_cond` is skipped too.
 #[test]
 fn resume_goes_by_the_stored_skip_reason() {
-    let p = Project::new();
-    std::fs::create_dir_all(p.file(".steward")).unwrap();
-    let db = p.file(".steward/steward.db");
-    rusqlite::Connection::open(&db)
-        .unwrap()
-        .execute_batch(include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/store-schema3-skips.sql"
-        )))
-        .unwrap();
+    let p = project_with_the_schema3_store();
     // Any command brings the store to the current schema.
     p.steward(&["history"]).expect_code(0);
-    let changed = rusqlite::Connection::open(&db)
+    let changed = rusqlite::Connection::open(p.file(".steward/steward.db"))
         .unwrap()
         .execute(
             "UPDATE steps SET skip_reason = 'need_failed' WHERE run_id = ?1 AND step_id = 'cond'",
@@ -281,7 +276,7 @@ fn resume_goes_by_the_stored_skip_reason() {
     assert_eq!(changed, 1);
 
     p.write("go", "");
-    let report = json(&p.steward(&["resume", OLD_INTERRUPTED, "--output", "json"]));
+    let report = steward_json(&p, &["resume", OLD_INTERRUPTED], 1);
     assert_eq!(report["steps"]["y_needs_cond"]["status"], "skipped");
     assert_eq!(
         report["steps"]["y_needs_cond"]["error"],
