@@ -1,0 +1,438 @@
+//! The `notify` step against real receivers on loopback: Slack's and a
+//! generic webhook's JSON (signed with HMAC-SHA256), PagerDuty's Events API
+//! v2, and email over plain SMTP and STARTTLS. No secret appears in any
+//! output.
+
+use crate::support::common;
+use crate::support::net;
+
+use common::{Outcome, Project, unique};
+use hmac::{Hmac, Mac};
+use net::http::{Reply, Request, Server};
+use net::smtp::SmtpServer;
+use net::tls::TestCa;
+use serde_json::json;
+use sha2::Sha256;
+
+fn everything(p: &Project, out: &Outcome) -> String {
+    let mut all = out.all_output();
+    for run in p.run_ids() {
+        all.push_str(&std::fs::read_to_string(p.audit_path(&run)).unwrap_or_default());
+    }
+    all
+}
+
+/// Whether `X-Steward-Signature` is the HMAC-SHA256 of the body with `key`.
+fn signed_with(req: &Request, key: &str) -> bool {
+    let Some(sig) = req
+        .header("x-steward-signature")
+        .and_then(|s| s.strip_prefix("sha256="))
+    else {
+        return false;
+    };
+    let Ok(sig) = hex::decode(sig) else {
+        return false;
+    };
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("a key");
+    mac.update(&req.body);
+    mac.verify_slice(&sig).is_ok()
+}
+
+#[test]
+fn slack_gets_the_text_and_an_attachment_coloured_by_severity() {
+    let slack = Server::start(|_, _| Reply::text(200, "ok"));
+    let p = Project::with_runbook(
+        "deploy",
+        r#"
+secrets: [SLACK_WEBHOOK_URL]
+inputs:
+  version: { type: string, default: "1.4.2" }
+steps:
+  - id: announce
+    notify:
+      slack: "{{ secrets.SLACK_WEBHOOK_URL }}"
+      text: "Deploying {{ inputs.version }}"
+  - id: alarm
+    notify:
+      slack: { url: "{{ secrets.SLACK_WEBHOOK_URL }}" }
+      text: "Rollback of {{ inputs.version }}"
+      title: Deploy failed
+      severity: critical
+      link: https://ci.example.com/42
+      fields: { env: staging, replicas: 3 }
+"#,
+    );
+    let hook = slack.url("/services/T000/B000/XXXX");
+    let out = p.run_with("deploy", &["--output", "json"], |c| {
+        c.env("SLACK_WEBHOOK_URL", &hook);
+    });
+    out.expect_code(0);
+    assert_eq!(
+        out.step("announce")["result"],
+        json!({ "delivered": true, "status": 200 })
+    );
+    let got = slack.requests();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].path(), "/services/T000/B000/XXXX");
+    let info = got[0].json();
+    assert_eq!(info["text"], "Deploying 1.4.2");
+    assert_eq!(info["attachments"][0]["color"], "#2eb886");
+    let critical = got[1].json();
+    let attachment = &critical["attachments"][0];
+    assert_eq!(attachment["color"], "#d00000");
+    let blocks = attachment["blocks"].as_array().expect("blocks");
+    assert_eq!(blocks[0]["type"], "header");
+    assert_eq!(blocks[0]["text"]["text"], "Deploy failed");
+    assert_eq!(blocks[1]["text"]["text"], "Rollback of 1.4.2");
+    assert_eq!(blocks[2]["fields"][0]["text"], "*env*\nstaging");
+    assert_eq!(blocks[2]["fields"][1]["text"], "*replicas*\n3");
+    let context = blocks[3]["elements"][0]["text"].as_str().expect("context");
+    assert!(
+        context.contains("critical") && context.contains(&out.run_id()),
+        "{context}"
+    );
+    assert!(
+        context.contains("<https://ci.example.com/42|details>"),
+        "{context}"
+    );
+    assert!(
+        !everything(&p, &out).contains("B000/XXXX"),
+        "the webhook URL is a secret"
+    );
+}
+
+#[test]
+fn a_webhook_gets_the_default_envelope_signed_with_hmac_sha256() {
+    let key = unique("hmac-key");
+    let check = key.clone();
+    let hook = Server::start(move |req, _| {
+        if signed_with(req, &check) {
+            Reply::json(202, json!({ "accepted": true }))
+        } else {
+            Reply::text(401, "bad signature")
+        }
+    });
+    let p = Project::with_runbook(
+        "hooked",
+        &format!(
+            r#"
+secrets: [HOOK_KEY]
+steps:
+  - id: default
+    notify:
+      webhook: {{ url: "{url}", secret: "{{{{ secrets.HOOK_KEY }}}}" }}
+      text: "deployed"
+      severity: warning
+      link: https://ci.example.com/7
+  - id: custom
+    notify:
+      webhook:
+        url: "{url}"
+        secret: "{{{{ secrets.HOOK_KEY }}}}"
+        json: {{ event: deploy, ok: "{{{{ run.status == 'running' }}}}", count: 2, who: "{{{{ run.runbook }}}}" }}
+  - id: unsigned
+    continue_on_error: true
+    notify: {{ webhook: "{url}", text: "no signature" }}
+"#,
+            url = hook.url("/hook")
+        ),
+    );
+    let out = p.run_with("hooked", &["--output", "json"], |c| {
+        c.env("HOOK_KEY", &key);
+    });
+    out.expect_code(0);
+    assert_eq!(
+        out.step("default")["result"],
+        json!({ "delivered": true, "status": 202 })
+    );
+    let got = hook.requests();
+    assert_eq!(
+        got[0].json(),
+        json!({
+            "runbook": "hooked",
+            "run_id": out.run_id(),
+            "status": "running",
+            "severity": "warning",
+            "text": "deployed",
+            "link": "https://ci.example.com/7",
+        })
+    );
+    assert_eq!(
+        got[1].json(),
+        json!({ "event": "deploy", "ok": true, "count": 2, "who": "hooked" })
+    );
+    assert_eq!(out.status("unsigned"), "failed");
+    let error = out.error("unsigned");
+    assert!(
+        error.contains("the webhook answered HTTP 401 Unauthorized: bad signature"),
+        "{error}"
+    );
+    assert_eq!(
+        out.step("unsigned")["result"],
+        json!({ "delivered": false, "status": 401 })
+    );
+    assert!(!everything(&p, &out).contains(&key));
+}
+
+#[test]
+fn a_failing_receiver_is_retried_by_status() {
+    let hook = Server::start(|_, n| {
+        if n < 2 {
+            Reply::text(503, "busy")
+        } else {
+            Reply::text(200, "ok")
+        }
+    });
+    let p = Project::with_runbook(
+        "retry",
+        &format!(
+            "steps:\n  - id: hook\n    notify: {{ webhook: \"{}\", text: hi }}\n    retry: {{ attempts: 3, delay: 10ms, on: [{{ status: [5xx] }}] }}\n",
+            hook.url("/h")
+        ),
+    );
+    let out = p.run_json("retry", &[]);
+    out.expect_code(0);
+    assert_eq!(out.attempts("hook"), 2);
+    assert_eq!(out.step("hook")["result"]["status"], 200);
+}
+
+#[test]
+fn pagerduty_gets_events_api_v2_trigger_acknowledge_and_resolve() {
+    let pd = Server::start(|req, _| {
+        let key = req.json()["dedup_key"]
+            .as_str()
+            .unwrap_or("srv-generated")
+            .to_owned();
+        Reply::json(
+            202,
+            json!({ "status": "success", "message": "Event processed", "dedup_key": key }),
+        )
+    });
+    let p = Project::with_runbook(
+        "page",
+        &format!(
+            r#"
+secrets: [PD_ROUTING_KEY]
+steps:
+  - id: open
+    notify:
+      pagerduty: {{ routing_key: "{{{{ secrets.PD_ROUTING_KEY }}}}", url: "{url}", component: api, group: prod }}
+      text: "api is down"
+      title: Outage
+      severity: warning
+      fields: {{ region: eu-west-1 }}
+      link: https://status.example.com
+  - id: ack
+    notify:
+      pagerduty: {{ routing_key: "{{{{ secrets.PD_ROUTING_KEY }}}}", url: "{url}", action: acknowledge, dedup_key: "{{{{ steps.open.result.dedup_key }}}}" }}
+  - id: resolve
+    notify:
+      pagerduty: {{ routing_key: "{{{{ secrets.PD_ROUTING_KEY }}}}", url: "{url}", action: resolve, dedup_key: "{{{{ steps.open.result.dedup_key }}}}" }}
+"#,
+            url = pd.url("/v2/enqueue")
+        ),
+    );
+    let key = unique("R0UT1NG");
+    let out = p.run_with("page", &["--output", "json"], |c| {
+        c.env("PD_ROUTING_KEY", &key);
+    });
+    out.expect_code(0);
+    assert_eq!(
+        out.step("open")["result"],
+        json!({ "delivered": true, "status": 202, "dedup_key": "srv-generated" })
+    );
+    let got = pd.requests();
+    let trigger = got[0].json();
+    assert_eq!(trigger["routing_key"], key.as_str());
+    assert_eq!(trigger["event_action"], "trigger");
+    assert!(trigger.get("dedup_key").is_none());
+    let payload = &trigger["payload"];
+    assert_eq!(payload["summary"], "Outage: api is down");
+    assert_eq!(payload["severity"], "warning");
+    assert_eq!(payload["source"], "steward");
+    assert_eq!(
+        (payload["component"].clone(), payload["group"].clone()),
+        (json!("api"), json!("prod"))
+    );
+    assert_eq!(payload["custom_details"]["region"], "eu-west-1");
+    assert_eq!(payload["custom_details"]["runbook"], "page");
+    assert_eq!(trigger["links"][0]["href"], "https://status.example.com");
+    for (req, action) in [(&got[1], "acknowledge"), (&got[2], "resolve")] {
+        assert_eq!(
+            req.json(),
+            json!({ "routing_key": key.as_str(), "event_action": action, "dedup_key": "srv-generated" })
+        );
+    }
+    assert!(
+        !everything(&p, &out).contains(&key),
+        "the routing key is a secret"
+    );
+}
+
+fn email_runbook(port: u16, tls: &str, extra: &str) -> String {
+    format!(
+        r#"
+secrets: [SMTP_PASSWORD]
+steps:
+  - id: mail
+    notify:
+      email:
+        to: [oncall@example.com, "Lead <lead@example.com>"]
+        from: "Steward <steward@example.com>"
+        server: 127.0.0.1
+        port: {port}
+        tls: {tls}
+        username: steward
+        password: "{{{{ secrets.SMTP_PASSWORD }}}}"
+{extra}
+      text: "Deploy of 1.4.2 failed\nrolled back"
+      severity: critical
+      fields: {{ env: production }}
+"#
+    )
+}
+
+#[test]
+fn email_over_plain_smtp_on_loopback() {
+    let smtp = SmtpServer::start(None);
+    let p = Project::with_runbook("mail", &email_runbook(smtp.port, "none", ""));
+    let password = unique("smtp-pw");
+    let out = p.run_with("mail", &["--output", "json"], |c| {
+        c.env("SMTP_PASSWORD", &password);
+    });
+    out.expect_code(0);
+    assert_eq!(
+        out.step("mail")["result"],
+        json!({ "delivered": true, "status": 250 })
+    );
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1);
+    let mail = &mails[0];
+    assert_eq!(mail.from, "steward@example.com");
+    assert_eq!(mail.to, ["oncall@example.com", "lead@example.com"]);
+    assert_eq!(
+        mail.header("subject").as_deref(),
+        Some("[CRITICAL] mail: Deploy of 1.4.2 failed")
+    );
+    assert!(!mail.tls);
+    assert_eq!(mail.auth, Some(format!("steward:{password}")));
+    let body = mail.body();
+    assert!(
+        body.contains("Deploy of 1.4.2 failed\nrolled back"),
+        "{body}"
+    );
+    assert!(body.contains("rolled back\n\nenv: production\n"), "{body}");
+    let footer = format!(
+        "-- \nsteward, runbook mail, run {} (running)\n",
+        out.run_id()
+    );
+    assert!(body.ends_with(&footer), "{body}");
+    assert!(!everything(&p, &out).contains(&password));
+}
+
+#[test]
+fn email_over_starttls_with_a_test_ca() {
+    let ca = TestCa::new();
+    let smtp = SmtpServer::start(Some(ca.server_config(false)));
+    let p = Project::new();
+    p.write("ca.pem", &ca.pem());
+    p.runbook(
+        "mail",
+        &email_runbook(
+            smtp.port,
+            "starttls",
+            "        ca_cert: ca.pem\n        subject: \"[{{ run.runbook }}] rollback\"",
+        ),
+    );
+    p.runbook("untrusted", &email_runbook(smtp.port, "starttls", ""));
+    let out = p.run_with("mail", &["--output", "json"], |c| {
+        c.env("SMTP_PASSWORD", "s3cret-smtp");
+    });
+    out.expect_code(0);
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].tls, "the mail came over STARTTLS");
+    assert_eq!(
+        mails[0].auth.as_deref(),
+        Some("steward:s3cret-smtp"),
+        "logged in after STARTTLS"
+    );
+    assert_eq!(
+        mails[0].header("subject").as_deref(),
+        Some("[mail] rollback")
+    );
+    let out = p.run_with("untrusted", &["--output", "json"], |c| {
+        c.env("SMTP_PASSWORD", "s3cret-smtp");
+    });
+    out.expect_code(1);
+    let error = out.error("mail");
+    assert!(
+        error.contains("TLS with the SMTP server 127.0.0.1"),
+        "{error}"
+    );
+    assert!(
+        error.contains("unknown CA") && error.contains("ca_cert"),
+        "{error}"
+    );
+    assert_eq!(smtp.mails().len(), 1);
+}
+
+#[test]
+fn plain_smtp_is_refused_beyond_loopback() {
+    let p = Project::with_runbook(
+        "remote",
+        "steps:\n  - id: mail\n    notify:\n      email: { to: a@example.com, from: b@example.com, server: mail.example.invalid, tls: none }\n      text: hi\n",
+    );
+    let out = p.run_json("remote", &[]);
+    out.expect_code(1);
+    assert!(
+        out.error("mail")
+            .contains("allowed only to a loopback server"),
+        "{}",
+        out.error("mail")
+    );
+}
+
+#[test]
+fn validation_errors_point_at_the_field() {
+    let p = Project::with_runbook(
+        "bad",
+        r#"steps:
+  - id: unknown_channel
+    notify: { teams: "http://localhost/", text: hi }
+  - id: two_channels
+    notify: { slack: "http://localhost/", webhook: "http://localhost/", text: hi }
+  - id: no_text
+    notify: { slack: "http://localhost/" }
+  - id: severity
+    notify: { slack: "http://localhost/", text: hi, severity: urgent }
+  - id: resolve
+    notify: { pagerduty: { routing_key: k, action: resolve }, text: hi }
+  - id: action
+    notify: { pagerduty: { routing_key: k, action: trigerr }, text: hi }
+"#,
+    );
+    let out = p
+        .cmd()
+        .arg("validate")
+        .arg("runbooks/bad.yaml")
+        .output()
+        .expect("run steward");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for (message, at) in [
+        ("unknown key `teams`", "bad.yaml:3:15"),
+        (
+            "a `notify` step sends to one channel: `slack` and `webhook` given",
+            "bad.yaml:5:52",
+        ),
+        ("a `notify` step needs `text`", "bad.yaml:7:13"),
+        ("unknown severity `urgent`", "bad.yaml:9:63"),
+        ("a PagerDuty `resolve` needs `dedup_key`", "bad.yaml:11:52"),
+        ("unknown PagerDuty action `trigerr`", "bad.yaml:13:52"),
+    ] {
+        assert!(stderr.contains(message), "no `{message}` in:\n{stderr}");
+        assert!(stderr.contains(at), "no position {at} in:\n{stderr}");
+    }
+    assert!(stderr.contains("did you mean `trigger`?"), "{stderr}");
+}

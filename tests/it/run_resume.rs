@@ -1,0 +1,167 @@
+//! `kill -9` in the middle of a run, then `steward resume`: finished steps
+//! are not run again, the interrupted one runs as a new attempt, and the
+//! audit chain goes on unbroken, recording who resumed the run.
+
+use crate::support::common;
+
+use std::time::Duration;
+
+use common::{Project, finish, wait_for};
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+/// Each step appends to its own count file; `two` hangs until `go` exists.
+const RESUMABLE: &str = r#"
+steps:
+  - id: one
+    shell: echo ran >> one.count; echo first
+    outputs:
+      word: "{{ result.stdout | trim }}"
+  - id: two
+    shell: |
+      echo ran >> two.count
+      echo $$ > two.pid
+      while [ ! -f go ]; do sleep 0.05; done
+  - id: three
+    shell: echo {{ steps.one.outputs.word }} >> three.count
+outputs:
+  word: "{{ steps.one.outputs.word }}"
+"#;
+
+fn json(out: &common::Outcome) -> Value {
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
+}
+
+fn history(p: &Project, status: &str) -> Vec<Value> {
+    let out = p.steward(&["history", "--status", status, "--output", "json"]);
+    out.expect_code(0);
+    json(&out).as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn a_killed_run_is_interrupted_and_resumes_where_it_stopped() {
+    let p = Project::with_runbook("resumable", RESUMABLE);
+    let run = p.spawn(&["run", "resumable"]);
+    wait_for("step two to start", Duration::from_secs(30), || {
+        p.exists("two.pid")
+    });
+    let running = history(&p, "running");
+    assert_eq!(running.len(), 1, "{running:?}");
+    let id = running[0]["id"].as_str().unwrap().to_owned();
+
+    // kill -9: no handler runs, nothing is flushed by steward.
+    kill(Pid::from_raw(run.id() as i32), Signal::SIGKILL).unwrap();
+    let killed = finish(run, Duration::from_secs(10));
+    assert_eq!(killed.code, -1, "killed by a signal");
+    // The step's own process group outlived steward: end it (we started it).
+    let group: i32 = p.read("two.pid").trim().parse().unwrap();
+    let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
+
+    let interrupted = history(&p, "interrupted");
+    assert_eq!(interrupted.len(), 1);
+    assert_eq!(interrupted[0]["id"], id.as_str());
+    let table = p.steward(&["history"]);
+    assert!(table.stdout.contains("interrupted"), "{}", table.stdout);
+
+    p.write("go", "");
+    let resumed = p.steward(&["resume", &id, "--output", "json"]);
+    resumed.expect_code(0);
+    let report = json(&resumed);
+    assert_eq!(report["run_id"], id.as_str());
+    assert_eq!(report["status"], "succeeded");
+    assert_eq!(
+        report["outputs"]["word"], "first",
+        "a finished step's outputs are kept"
+    );
+    assert_eq!(report["steps"]["two"]["attempts"], 2, "a new attempt");
+
+    assert_eq!(p.lines("one.count").len(), 1, "not run again");
+    assert_eq!(
+        p.lines("two.count").len(),
+        2,
+        "the interrupted step ran again"
+    );
+    assert_eq!(p.lines("three.count"), ["first"]);
+
+    // One unbroken chain, in the store and in the file, with the resume.
+    let verify = p.steward(&["audit", "verify", &id]);
+    verify.expect_code(0);
+    assert!(
+        verify.stdout.contains("the run store and the audit file"),
+        "{}",
+        verify.stdout
+    );
+    let events = p.audit_events(&id);
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "run_started").count(), 1);
+    let resumed_event = events.iter().find(|e| e["event"] == "run_resumed").unwrap();
+    assert_eq!(resumed_event["finished_steps"], 1);
+    assert!(
+        resumed_event["by"]["actor"]
+            .as_str()
+            .is_some_and(|a| !a.is_empty())
+    );
+    assert_eq!(kinds.last(), Some(&"run_finished"));
+    let export = p.steward(&["audit", "export", &id]);
+    assert_eq!(
+        format!("{}\n", export.stdout.trim_end()),
+        p.read(&format!(".steward/runs/{id}/audit.jsonl")),
+        "the store's copy is the file, byte for byte"
+    );
+
+    let show = json(&p.steward(&["show", &id, "--output", "json"]));
+    assert_eq!(show["status"], "succeeded");
+    // Only an interrupted run resumes.
+    let again = p.steward(&["resume", &id]);
+    again.expect_code(2);
+    assert!(
+        again.stderr.contains("has ended (succeeded)"),
+        "{}",
+        again.stderr
+    );
+}
+
+#[test]
+fn resume_refuses_unknown_and_live_runs() {
+    let p = Project::with_runbook("resumable", RESUMABLE);
+    let unknown = p.steward(&["resume", "no-such-run"]);
+    unknown.expect_code(2);
+    assert!(
+        unknown.stderr.contains("no run `no-such-run`"),
+        "{}",
+        unknown.stderr
+    );
+
+    let run = p.spawn(&["run", "resumable"]);
+    wait_for("step two to start", Duration::from_secs(30), || {
+        p.exists("two.pid")
+    });
+    let id = history(&p, "running")[0]["id"].as_str().unwrap().to_owned();
+    let live = p.steward(&["resume", &id]);
+    live.expect_code(2);
+    assert!(live.stderr.contains("is still running"), "{}", live.stderr);
+    p.write("go", "");
+    finish(run, Duration::from_secs(30)).expect_code(0);
+}
+
+#[test]
+fn a_tampered_store_row_fails_audit_verify() {
+    let p = Project::with_runbook("quick", "steps:\n  - id: a\n    shell: echo hello\n");
+    let id = p.run_json("quick", &[]).run_id();
+    p.steward(&["audit", "verify", &id]).expect_code(0);
+    let db = rusqlite::Connection::open(p.path().join(".steward/steward.db")).unwrap();
+    let changed = db
+        .execute(
+            "UPDATE events SET line = replace(line, '\"status\":\"succeeded\"', '\"status\":\"failed\"') \
+             WHERE run_id = ?1 AND line LIKE '%run_finished%'",
+            [&id],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(db);
+    let out = p.steward(&["audit", "verify", &id]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("run store"), "{}", out.stderr);
+}
