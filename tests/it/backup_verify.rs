@@ -3,7 +3,6 @@
 //! real pg_dump, restore and row counts; a dump that lost rows and damaged
 //! archives fail with a clear message; the scratch database never stays.
 
-use crate::support::common;
 use crate::support::pg;
 
 use std::io::{Read, Write};
@@ -12,7 +11,7 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{Outcome, Project};
+use crate::support::{Outcome, Project};
 use pg::ScratchDb;
 
 /// A password in the connection string: the local server trusts the login
@@ -48,9 +47,9 @@ fn run(p: &Project, db: &ScratchDb, args: &[&str]) -> Outcome {
     let mut all = vec!["--output", "json"];
     all.extend_from_slice(args);
     let url = source_url(db);
-    p.run_with("backup-verify", &all, |c| {
-        c.env("SOURCE_DATABASE_URL", &url)
-            .timeout(Duration::from_secs(120));
+    p.run_with("backup-verify", &all, |t| {
+        t.env("SOURCE_DATABASE_URL", &url)
+            .timeout(Duration::from_secs(120))
     })
 }
 

@@ -3,14 +3,12 @@
 //! template, `undo`, `on_failure` and `finally`; finding the runbook and the
 //! project; the errors when either is missing.
 
-use crate::support::compile as support;
-
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use crate::support::{Outcome, Project, Test};
 use serde_json::Value;
-use support::{Output, Project, output, steward_cmd};
 
 const RELEASE: &str = r#"name: release
 description: Build, test in parallel, publish.
@@ -82,7 +80,7 @@ fn release_edges() -> Edges {
 }
 
 fn project() -> Project {
-    let project = Project::new();
+    let project = Project::with_retry_until();
     project.runbook("release", RELEASE);
     project.runbook(
         "hello",
@@ -92,7 +90,7 @@ fn project() -> Project {
 }
 
 #[track_caller]
-fn ok(out: &Output) -> &str {
+fn ok(out: &Outcome) -> &str {
     assert_eq!(
         out.code, 0,
         "exit code\nstdout:\n{}\nstderr:\n{}",
@@ -110,7 +108,7 @@ fn json(text: &str) -> Value {
 fn graph_json_has_every_edge_and_section() {
     let project = project();
     let graph = json(ok(
-        &project.steward(&["graph", "release", "--format", "json"])
+        &project.steward_here(&["graph", "release", "--format", "json"])
     ));
     assert_eq!(graph["runbook"], "release");
 
@@ -167,7 +165,7 @@ fn graph_json_has_every_edge_and_section() {
 #[test]
 fn graph_dot_has_the_edges_and_renders_with_graphviz() {
     let project = project();
-    let dot = ok(&project.steward(&["graph", "release", "--format", "dot"])).to_owned();
+    let dot = ok(&project.steward_here(&["graph", "release", "--format", "dot"])).to_owned();
     assert!(dot.starts_with("digraph \"release\" {"), "{dot}");
     for line in [
         "\"build\" -> \"unit\";",
@@ -184,7 +182,7 @@ fn graph_dot_has_the_edges_and_renders_with_graphviz() {
         assert!(dot.contains(line), "missing `{line}` in:\n{dot}");
     }
     // The default is dot.
-    assert_eq!(ok(&project.steward(&["graph", "release"])), dot);
+    assert_eq!(ok(&project.steward_here(&["graph", "release"])), dot);
 
     // Graphviz must accept it. CI installs graphviz (see .ci/run); a missing
     // `dot` is a failure here, not a reason to skip.
@@ -231,7 +229,7 @@ fn graph_dot_has_the_edges_and_renders_with_graphviz() {
 #[test]
 fn graph_mermaid_is_a_flowchart_with_the_edges() {
     let project = project();
-    let text = ok(&project.steward(&["graph", "release", "--format", "mermaid"])).to_owned();
+    let text = ok(&project.steward_here(&["graph", "release", "--format", "mermaid"])).to_owned();
     assert!(text.starts_with("flowchart"), "{text}");
     let lines: Vec<&str> = text.lines().map(str::trim).collect();
     for line in [
@@ -259,7 +257,7 @@ fn graph_mermaid_is_a_flowchart_with_the_edges() {
 
 #[test]
 fn mermaid_node_ids_never_collide() {
-    let project = Project::new();
+    let project = Project::with_retry_until();
     project.runbook(
         "ids",
         "\
@@ -275,12 +273,12 @@ steps:
     );
     // `S_deploy_H_web` is not a valid step id (capitals), so it is rejected:
     // the encoding of unusual ids can't meet a real one.
-    assert_eq!(project.steward(&["validate"]).code, 2);
+    assert_eq!(project.steward_here(&["validate"]).code, 2);
     project.runbook(
         "ids",
         "steps:\n  - id: deploy-web\n    shell: echo 1\n  - id: deploy_web\n    shell: echo 2\n",
     );
-    let text = ok(&project.steward(&["graph", "ids", "--format", "mermaid"])).to_owned();
+    let text = ok(&project.steward_here(&["graph", "ids", "--format", "mermaid"])).to_owned();
     let nodes: BTreeSet<&str> = text
         .lines()
         .filter_map(|l| l.trim().split_once('[').map(|(id, _)| id))
@@ -296,14 +294,15 @@ steps:
 #[test]
 fn runbook_by_name_or_by_path() {
     let project = project();
-    let by_name = ok(&project.steward(&["graph", "release", "--format", "json"])).to_owned();
+    let by_name = ok(&project.steward_here(&["graph", "release", "--format", "json"])).to_owned();
     let by_path =
-        ok(&project.steward(&["graph", "runbooks/release.yaml", "--format", "json"])).to_owned();
+        ok(&project.steward_here(&["graph", "runbooks/release.yaml", "--format", "json"]))
+            .to_owned();
     assert_eq!(json(&by_name), json(&by_path));
 
     // A file outside the project's runbooks/ is read as a path too.
     let elsewhere = project.write("drafts/new.yaml", "steps:\n  - id: a\n    shell: echo a\n");
-    let graph = json(ok(&project.steward(&[
+    let graph = json(ok(&project.steward_here(&[
         "graph",
         elsewhere.to_str().unwrap(),
         "--format",
@@ -315,7 +314,7 @@ fn runbook_by_name_or_by_path() {
 #[test]
 fn unknown_runbook_name_suggests_the_closest() {
     let project = project();
-    let out = project.steward(&["graph", "relase"]);
+    let out = project.steward_here(&["graph", "relase"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert_eq!(out.stdout, "");
     assert!(out.stderr.contains("no runbook `relase`"), "{}", out.stderr);
@@ -325,7 +324,7 @@ fn unknown_runbook_name_suggests_the_closest() {
         out.stderr
     );
 
-    let out = project.steward(&["graph", "zzzzzzzz"]);
+    let out = project.steward_here(&["graph", "zzzzzzzz"]);
     assert_eq!(out.code, 2);
     assert!(
         out.stderr.contains("no runbook `zzzzzzzz`"),
@@ -343,7 +342,7 @@ fn unknown_runbook_name_suggests_the_closest() {
 fn graph_of_an_invalid_runbook_shows_its_diagnostics() {
     let project = project();
     project.runbook("broken", "steps:\n  - id: a\n    neds: []\n    shell: x\n");
-    let out = project.steward(&["graph", "broken"]);
+    let out = project.steward_here(&["graph", "broken"]);
     assert_eq!(out.code, 2);
     assert_eq!(out.stdout, "");
     assert!(
@@ -361,7 +360,7 @@ fn graph_of_an_invalid_runbook_shows_its_diagnostics() {
 #[test]
 fn list_text() {
     let project = project();
-    let text = ok(&project.steward(&["list"])).to_owned();
+    let text = ok(&project.steward_here(&["list"])).to_owned();
     let expected = "\
 hello
     Say hello.
@@ -378,7 +377,7 @@ release
 #[test]
 fn list_json() {
     let project = project();
-    let list = json(ok(&project.steward(&["list", "--output", "json"])));
+    let list = json(ok(&project.steward_here(&["list", "--output", "json"])));
     let list = list.as_array().expect("a list");
     let names: Vec<&str> = list.iter().map(|r| r["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["hello", "release"]);
@@ -415,7 +414,7 @@ fn list_json() {
 fn list_leaves_out_invalid_runbooks_and_says_so() {
     let project = project();
     project.runbook("broken", "steps:\n  - id: a\n    neds: []\n    shell: x\n");
-    let out = project.steward(&["list"]);
+    let out = project.steward_here(&["list"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stdout.contains("hello\n"), "{}", out.stdout);
     assert!(!out.stdout.contains("broken"), "{}", out.stdout);
@@ -442,48 +441,50 @@ fn outside() -> tempfile::TempDir {
     dir
 }
 
+/// `steward ARGS` typed in `dir`, outside the project.
+fn elsewhere(dir: &tempfile::TempDir, args: &[&str]) -> Test {
+    Test::new()
+        .current_dir(dir.path())
+        .find_project()
+        .env("NO_COLOR", "1")
+        .args(args)
+}
+
 #[test]
 fn project_flag_and_env_variable() {
     let project = project();
-    let elsewhere = outside();
+    let outside = outside();
     let dir = project.path().to_str().unwrap();
 
-    let cmd = steward_cmd(
-        elsewhere.path(),
-        &["--project", dir, "list", "--output", "json"],
-    );
-    let with_flag = json(ok(&output(cmd)));
+    let with_flag = elsewhere(&outside, &["--project", dir, "list", "--output", "json"])
+        .run()
+        .stdout_json();
     assert_eq!(with_flag.as_array().unwrap().len(), 2);
 
-    let mut cmd = steward_cmd(elsewhere.path(), &["list", "--output", "json"]);
-    cmd.env("STEWARD_PROJECT", dir);
-    assert_eq!(json(ok(&output(cmd))), with_flag);
+    let with_env = elsewhere(&outside, &["list", "--output", "json"])
+        .env("STEWARD_PROJECT", dir)
+        .run();
+    assert_eq!(with_env.stdout_json(), with_flag);
 
     // The flag works after the subcommand too, and wins over the variable.
-    let mut cmd = steward_cmd(
-        elsewhere.path(),
+    let graph = elsewhere(
+        &outside,
         &["graph", "release", "--format", "json", "--project", dir],
-    );
-    cmd.env("STEWARD_PROJECT", elsewhere.path());
-    assert_eq!(json(ok(&output(cmd)))["runbook"], "release");
+    )
+    .env("STEWARD_PROJECT", outside.path())
+    .run();
+    assert_eq!(graph.stdout_json()["runbook"], "release");
 }
 
 #[test]
 fn outside_any_project_is_a_clear_error() {
-    let elsewhere = outside();
+    let outside = outside();
     for args in [&["list"][..], &["graph", "release"][..], &["validate"][..]] {
-        let out = output(steward_cmd(elsewhere.path(), args));
-        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
-        assert_eq!(out.stdout, "");
-        assert!(
-            out.stderr.contains("no Steward project in"),
-            "{args:?}: {}",
-            out.stderr
-        );
-        assert!(
-            out.stderr.contains("--project DIR"),
-            "{args:?}: {}",
-            out.stderr
-        );
+        elsewhere(&outside, args)
+            .status(2)
+            .stdout("")
+            .stderr_contains("no Steward project in")
+            .stderr_contains("--project DIR")
+            .run();
     }
 }

@@ -5,24 +5,24 @@
 //! Update the snapshots with `INSTA_UPDATE=always cargo test --test
 //! compile_diagnostics`, then read the `.snap` files before committing them.
 
-use crate::support::compile as support;
-
-use support::Project;
+use crate::support::{Project, Test};
 
 /// Validates `runbooks/<name>.yaml` holding `yaml` in a fresh project and
 /// returns stderr, after checking that it failed as invalid (exit 2) and
 /// printed nothing on stdout.
 fn invalid(name: &str, yaml: &str) -> String {
-    let project = Project::new();
+    let project = Project::with_retry_until();
     project.runbook(name, yaml);
-    let out = project.steward(&["validate", &format!("runbooks/{name}.yaml")]);
-    assert_eq!(
-        out.code, 2,
-        "`steward validate` should exit 2 on an invalid runbook; stderr:\n{}",
-        out.stderr
-    );
-    assert_eq!(out.stdout, "", "nothing on stdout; stderr:\n{}", out.stderr);
-    out.stderr
+    validate(&project, name).status(2).stdout("").run().stderr
+}
+
+/// `steward validate runbooks/<name>.yaml`, typed in the project's folder.
+fn validate(project: &Project, name: &str) -> Test {
+    project
+        .test()
+        .find_project()
+        .env("NO_COLOR", "1")
+        .args(["validate", &format!("runbooks/{name}.yaml")])
 }
 
 /// Asserts that a diagnostic points at `line:col` of `runbooks/<name>.yaml`.
@@ -413,7 +413,7 @@ steps:
 
 #[test]
 fn valid_schedules_are_ok() {
-    let project = Project::new();
+    let project = Project::with_retry_until();
     project.runbook(
         "nightly",
         "\
@@ -427,8 +427,7 @@ steps:
     shell: echo backup
 ",
     );
-    let out = project.steward(&["validate", "runbooks/nightly.yaml"]);
-    assert_eq!(out.code, 0, "stderr:\n{}", out.stderr);
+    validate(&project, "nightly").run();
 }
 
 #[test]
@@ -565,7 +564,7 @@ steps:
 
 #[test]
 fn valid_runbook_is_ok() {
-    let project = Project::new();
+    let project = Project::with_retry_until();
     project.runbook(
         "fine",
         "\
@@ -579,9 +578,7 @@ steps:
     with: { command: \"test -n {{ steps.greet.stdout }}\" }
 ",
     );
-    let out = project.steward(&["validate", "runbooks/fine.yaml"]);
-    assert_eq!(out.code, 0, "stderr:\n{}", out.stderr);
-    assert_eq!(out.stdout, "");
+    let out = validate(&project, "fine").stdout("").run();
     assert!(out.stderr.starts_with("ok:"), "{}", out.stderr);
     snapshot!("valid_runbook", out.stderr);
 }

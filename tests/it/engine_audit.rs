@@ -1,9 +1,8 @@
 //! The audit trail: what a run records, who started it (CLI or CI), and
 //! `steward audit verify` on good and tampered trails.
 
-use crate::support::common;
-
-use common::Project;
+use crate::support;
+use crate::support::{Project, Test};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -24,11 +23,10 @@ steps:
 const TOKEN: &str = "audit-secret-value-93jf";
 
 /// Runs the test runbook; returns the project and the run id.
-fn recorded_run(setup: impl FnOnce(&mut assert_cmd::Command)) -> (Project, String) {
+fn recorded_run(setup: impl FnOnce(Test) -> Test) -> (Project, String) {
     let p = Project::with_runbook("audited", RUNBOOK);
-    let out = p.run_with("audited", &["--output", "json", "-i", "target=prod"], |c| {
-        c.env("AUDIT_TOKEN", TOKEN);
-        setup(c);
+    let out = p.run_with("audited", &["--output", "json", "-i", "target=prod"], |t| {
+        setup(t.env("AUDIT_TOKEN", TOKEN))
     });
     out.expect_code(0);
     let id = out.run_id();
@@ -45,7 +43,7 @@ fn lines(p: &Project, run: &str) -> Vec<String> {
 
 #[test]
 fn a_run_records_its_events_in_a_hash_chain() {
-    let (p, run) = recorded_run(|_| {});
+    let (p, run) = recorded_run(|t| t);
     let text = std::fs::read_to_string(p.audit_path(&run)).unwrap();
     assert!(!text.contains(TOKEN), "the secret is not in the trail");
 
@@ -113,7 +111,7 @@ fn a_run_records_its_events_in_a_hash_chain() {
 
 #[test]
 fn verify_accepts_an_untouched_trail() {
-    let (p, run) = recorded_run(|_| {});
+    let (p, run) = recorded_run(|t| t);
     let n = lines(&p, &run).len();
     let out = p.audit_verify(&[&run]);
     out.expect_code(0);
@@ -136,14 +134,14 @@ fn verify_accepts_an_untouched_trail() {
 }
 
 /// Writes `lines` to a file and verifies it; returns the outcome.
-fn verify_lines(p: &Project, name: &str, lines: &[String]) -> common::Outcome {
+fn verify_lines(p: &Project, name: &str, lines: &[String]) -> support::Outcome {
     let path = p.write(name, &(lines.join("\n") + "\n"));
     p.audit_verify(&["--file", path.to_str().unwrap()])
 }
 
 #[test]
 fn verify_detects_an_edited_field() {
-    let (p, run) = recorded_run(|_| {});
+    let (p, run) = recorded_run(|t| t);
     let mut edited = lines(&p, &run);
     let i = edited
         .iter()
@@ -172,7 +170,7 @@ fn verify_detects_an_edited_field() {
 
 #[test]
 fn verify_detects_a_removed_line() {
-    let (p, run) = recorded_run(|_| {});
+    let (p, run) = recorded_run(|t| t);
     let mut cut = lines(&p, &run);
     cut.remove(3);
     let out = verify_lines(&p, "cut.jsonl", &cut);
@@ -183,7 +181,7 @@ fn verify_detects_a_removed_line() {
 
 #[test]
 fn verify_detects_two_swapped_lines() {
-    let (p, run) = recorded_run(|_| {});
+    let (p, run) = recorded_run(|t| t);
     let mut swapped = lines(&p, &run);
     swapped.swap(2, 3);
     let out = verify_lines(&p, "swapped.jsonl", &swapped);
@@ -193,7 +191,7 @@ fn verify_detects_two_swapped_lines() {
 
 #[test]
 fn verify_warns_about_a_trail_cut_before_run_finished() {
-    let (p, run) = recorded_run(|_| {});
+    let (p, run) = recorded_run(|t| t);
     let mut cut = lines(&p, &run);
     cut.pop();
     let out = verify_lines(&p, "short.jsonl", &cut);
@@ -210,12 +208,12 @@ fn verify_of_an_unknown_run_is_a_usage_error() {
 
 #[test]
 fn a_run_in_github_actions_records_the_ci_actor() {
-    let (p, run) = recorded_run(|c| {
-        c.env("GITHUB_ACTIONS", "true")
+    let (p, run) = recorded_run(|t| {
+        t.env("GITHUB_ACTIONS", "true")
             .env("GITHUB_ACTOR", "octocat")
             .env("GITHUB_SERVER_URL", "https://github.com")
             .env("GITHUB_REPOSITORY", "acme/app")
-            .env("GITHUB_RUN_ID", "42");
+            .env("GITHUB_RUN_ID", "42")
     });
     let trigger = &p.audit_events(&run)[0]["trigger"];
     assert_eq!(trigger["kind"], "ci");
@@ -228,10 +226,10 @@ fn a_run_in_github_actions_records_the_ci_actor() {
 
 #[test]
 fn a_run_in_gitlab_records_the_ci_actor() {
-    let (p, run) = recorded_run(|c| {
-        c.env("GITLAB_CI", "true")
+    let (p, run) = recorded_run(|t| {
+        t.env("GITLAB_CI", "true")
             .env("GITLAB_USER_LOGIN", "ann")
-            .env("CI_JOB_URL", "https://gitlab.example/job/7");
+            .env("CI_JOB_URL", "https://gitlab.example/job/7")
     });
     let trigger = &p.audit_events(&run)[0]["trigger"];
     assert_eq!(trigger["kind"], "ci");
@@ -241,9 +239,7 @@ fn a_run_in_gitlab_records_the_ci_actor() {
 
 #[test]
 fn a_run_with_just_ci_set_is_a_ci_run() {
-    let (p, run) = recorded_run(|c| {
-        c.env("CI", "true");
-    });
+    let (p, run) = recorded_run(|t| t.env("CI", "true"));
     let trigger = &p.audit_events(&run)[0]["trigger"];
     assert_eq!(trigger["kind"], "ci");
     assert!(

@@ -1,9 +1,7 @@
 //! `steward run` as a command: exit codes, input and secret validation,
 //! the JSON report, text output for non-TTY use, and the repo's quickstart.
 
-use crate::support::common;
-
-use common::{Project, unique};
+use crate::support::{Project, unique};
 use serde_json::Value;
 
 const OK_RUNBOOK: &str = r#"
@@ -208,9 +206,7 @@ fn missing_secrets_are_named_with_input_problems_and_exit_2() {
     assert!(p.run_ids().is_empty());
 
     // One of them set: only the other is reported.
-    let out = p.run_with("secret", &["-i", "who=x"], |c| {
-        c.env(&a, "value-of-a");
-    });
+    let out = p.run_with("secret", &["-i", "who=x"], |t| t.env(&a, "value-of-a"));
     out.expect_code(2);
     assert!(out.stderr.contains(&b));
     assert!(!out.stderr.contains(&format!("{a},")) && !out.stderr.contains("value-of-a"));
@@ -334,9 +330,9 @@ steps:
     shell: echo "no disk" >&2; exit 3
 "#,
     );
-    let out = p.run_with("gh", &[], |c| {
-        c.env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_ACTOR", "octocat");
+    let out = p.run_with("gh", &[], |t| {
+        t.env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_ACTOR", "octocat")
     });
     out.expect_code(1);
     let lines: Vec<&str> = out.stderr.lines().collect();

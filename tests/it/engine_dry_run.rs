@@ -2,9 +2,8 @@
 //! commands with secrets masked, conditions decided now or at run time, and
 //! every gate.
 
-use crate::support::common;
-
-use common::Project;
+use crate::support;
+use crate::support::Project;
 
 const DEPLOY: &str = r#"
 secrets: [DEPLOY_TOKEN]
@@ -45,12 +44,10 @@ finally:
 
 const TOKEN: &str = "dry-run-token-5f7a";
 
-fn dry(p: &Project, extra: &[&str]) -> common::Outcome {
+fn dry(p: &Project, extra: &[&str]) -> support::Outcome {
     let mut args = vec!["--dry-run", "-i", "version=1.4.2"];
     args.extend_from_slice(extra);
-    p.run_with("deploy", &args, |c| {
-        c.env("DEPLOY_TOKEN", TOKEN);
-    })
+    p.run_with("deploy", &args, |t| t.env("DEPLOY_TOKEN", TOKEN))
 }
 
 fn nothing_ran(p: &Project) {
@@ -115,9 +112,7 @@ fn a_dry_run_executes_nothing_and_shows_the_rendered_plan() {
     let out = p.run_with(
         "deploy",
         &["--dry-run", "-i", "version=1.4.2", "-i", "notify=true"],
-        |c| {
-            c.env("DEPLOY_TOKEN", TOKEN);
-        },
+        |t| t.env("DEPLOY_TOKEN", TOKEN),
     );
     out.expect_code(0);
     assert!(out.stdout.contains("https://prod.example.com/deploy/1.4.2"));

@@ -2,9 +2,7 @@
 //! branches unaffected, `continue_on_error`, saga-style `undo` in reverse
 //! order of completion, then `on_failure`, then `finally`.
 
-use crate::support::common;
-
-use common::Project;
+use crate::support::Project;
 
 #[test]
 fn a_failure_skips_what_needs_it_and_independent_branches_still_run() {

@@ -1,9 +1,7 @@
 //! Retries: attempts, backoff timing, `retry.on`, `deadline`, and `assert`
 //! polling until a condition holds.
 
-use crate::support::common;
-
-use common::Project;
+use crate::support::Project;
 
 /// A script that appends a timestamp to `<name>.times`, counts its runs in
 /// `<name>.count`, and exits with `fail_code` until run `succeed_on`.

@@ -2,9 +2,7 @@
 //! and implied dependencies are honoured, a step starts as soon as what it
 //! needs is done, and `when` skips without blocking dependents.
 
-use crate::support::common;
-
-use common::Project;
+use crate::support::Project;
 
 /// A shell step that writes `<id>.start` and `<id>.end` timestamps around
 /// `sleep SECS`.

@@ -2,14 +2,13 @@
 //! as `***` everywhere they could leak: terminal, JSON report, audit trail,
 //! error messages, also after passing through a step's output.
 
-use crate::support::common;
-
 use std::os::unix::fs::PermissionsExt;
 
-use common::{Project, unique};
+use crate::support;
+use crate::support::{Project, unique};
 
 /// Every place a run could leak to: the command's output and the audit trail.
-fn everything(p: &Project, out: &common::Outcome) -> String {
+fn everything(p: &Project, out: &support::Outcome) -> String {
     let mut all = out.all_output();
     for run in p.run_ids() {
         all.push_str(&std::fs::read_to_string(p.audit_path(&run)).unwrap_or_default());
@@ -64,9 +63,7 @@ fn a_secret_from_the_environment_is_masked_everywhere() {
         let mut all_args = args.to_vec();
         let note = format!("note={secret}");
         all_args.extend(["-i", &note]);
-        let out = p.run_with("leaky", &all_args, |c| {
-            c.env("API_TOKEN", &secret);
-        });
+        let out = p.run_with("leaky", &all_args, |t| t.env("API_TOKEN", &secret));
         out.expect_code(0);
         assert_eq!(
             p.read("received.txt"),
@@ -108,16 +105,14 @@ steps:
       echo "prefix-{{ secrets.PASSWORD }}" > /dev/null
 "#,
     );
-    let out = p.run_with("quoted", &["--output", "json"], |c| {
-        c.env("PASSWORD", &secret);
+    let out = p.run_with("quoted", &["--output", "json"], |t| {
+        t.env("PASSWORD", &secret)
     });
     out.expect_code(0);
     assert_eq!(p.read("received.txt"), secret);
     assert_never_in(&everything(&p, &out), &marker);
 
-    let dry = p.run_with("quoted", &["--dry-run"], |c| {
-        c.env("PASSWORD", &secret);
-    });
+    let dry = p.run_with("quoted", &["--dry-run"], |t| t.env("PASSWORD", &secret));
     dry.expect_code(0);
     assert_never_in(&dry.all_output(), &marker);
     assert!(dry.stdout.contains("***"), "{}", dry.stdout);
@@ -146,9 +141,7 @@ steps:
     let out = p.run_with(
         "filed",
         &["--output", "json", "--secrets-file", file.to_str().unwrap()],
-        |c| {
-            c.env("BOTH_TOKEN", "from-env");
-        },
+        |t| t.env("BOTH_TOKEN", "from-env"),
     );
     out.expect_code(0);
     assert_eq!(p.read("file.txt"), from_file);
@@ -162,8 +155,8 @@ steps:
 
     // The same file named by steward.yaml.
     p.write("steward.yaml", "secrets_file: secrets.env\n");
-    let out = p.run_with("filed", &["--output", "json"], |c| {
-        c.env("BOTH_TOKEN", "from-env");
+    let out = p.run_with("filed", &["--output", "json"], |t| {
+        t.env("BOTH_TOKEN", "from-env")
     });
     out.expect_code(0);
     assert_eq!(out.step("use")["result"]["stdout"], "***\n");
@@ -177,7 +170,7 @@ fn a_secrets_file_others_can_read_is_refused() {
     );
     let file = p.write("secrets.env", "FILE_TOKEN=abcdef123\n");
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = p.run_with("filed", &["--secrets-file", file.to_str().unwrap()], |_| {});
+    let out = p.run_with("filed", &["--secrets-file", file.to_str().unwrap()], |t| t);
     out.expect_code(2);
     assert!(out.stderr.contains("chmod 600"), "{}", out.stderr);
     assert!(out.stderr.contains("secrets.env"), "{}", out.stderr);

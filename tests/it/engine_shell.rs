@@ -2,11 +2,11 @@
 //! bounded capture and `result.json`; timeouts that kill the whole process
 //! group; context-aware escaping of interpolated values.
 
-use crate::support::common;
-
 use std::time::Duration;
 
-use common::{OutsideFile, ProcessGuard, Project, assert_gone, pid_alive, read_pid, wait_until};
+use crate::support::{
+    OutsideFile, ProcessGuard, Project, assert_gone, pid_alive, read_pid, wait_until,
+};
 
 #[test]
 fn a_step_timeout_kills_the_whole_process_group() {

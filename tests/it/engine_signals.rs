@@ -2,11 +2,9 @@
 //! process group, `finally` still runs, the run ends `cancelled`, exit 3.
 //! A second signal stops `finally` too.
 
-use crate::support::common;
-
 use std::time::Duration;
 
-use common::{Background, ProcessGuard, Project, assert_gone, read_pid, wait_until};
+use crate::support::{ProcessGuard, Project, Spawned, assert_gone, read_pid, wait_until};
 use nix::sys::signal::Signal;
 
 const LONG: &str = r#"
@@ -29,18 +27,18 @@ finally:
     shell: echo "{{ run.status }}" > finally.marker
 "#;
 
-fn wait_for(p: &Project, marker: &str, bg: &Background) {
+fn wait_for(p: &Project, marker: &str, bg: &Spawned) {
     assert!(
         wait_until(Duration::from_secs(20), || p.exists(marker)),
         "`{marker}` never appeared\n--- stderr\n{}",
-        std::fs::read_to_string(&bg.stderr).unwrap_or_default()
+        bg.stderr_so_far()
     );
 }
 
 fn cancels_on(signal: Signal) {
     let p = Project::with_runbook("long", LONG);
     let mut guard = ProcessGuard::new();
-    let mut bg = Background::run(&p, "long", &["--output", "json"]);
+    let bg = p.spawn(&["run", "long", "--output", "json"]);
     wait_for(&p, "started", &bg);
     let child = read_pid(&p.file("child.pid"));
     guard.watch(child, "sleep");
@@ -100,7 +98,7 @@ steps:
     retry: { attempts: 5, delay: 30s }
 "#,
     );
-    let mut bg = Background::run(&p, "waiting", &["--output", "json"]);
+    let bg = p.spawn(&["run", "waiting", "--output", "json"]);
     wait_for(&p, "attempted", &bg);
     std::thread::sleep(Duration::from_millis(200));
     bg.signal(Signal::SIGTERM);
@@ -131,7 +129,7 @@ finally:
 "#,
     );
     let mut guard = ProcessGuard::new();
-    let mut bg = Background::run(&p, "stubborn", &[]);
+    let bg = p.spawn(&["run", "stubborn"]);
     wait_for(&p, "started", &bg);
     bg.signal(Signal::SIGINT);
     wait_for(&p, "cleanup.started", &bg);

@@ -2,9 +2,7 @@
 //! step templates from `steps/` (`uses`, `with`, `params` defaults), the
 //! `run` context, and strict undefined.
 
-use crate::support::common;
-
-use common::Project;
+use crate::support::Project;
 use serde_json::json;
 
 #[test]

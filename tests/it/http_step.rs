@@ -2,12 +2,11 @@
 //! endpoint, statuses outside `expect_status`, timeouts, refused
 //! connections, TLS with a test CA, and secrets masked everywhere.
 
-use crate::support::common;
 use crate::support::net;
 
 use std::time::Duration;
 
-use common::{Outcome, Project, unique};
+use crate::support::{Outcome, Project, unique};
 use net::http::{Reply, Server};
 use net::tls::TestCa;
 use serde_json::json;
@@ -418,8 +417,8 @@ steps:
         ),
     );
     for args in [&["--output", "json"][..], &[][..]] {
-        let out = p.run_with("secret", args, |c| {
-            c.env("API_TOKEN", &token).env("PASSWORD", &password);
+        let out = p.run_with("secret", args, |t| {
+            t.env("API_TOKEN", &token).env("PASSWORD", &password)
         });
         out.expect_code(0);
         let all = everything(&p, &out);
@@ -494,14 +493,12 @@ fn validation_errors_point_at_the_field() {
     http: { url: "http://localhost/", retries: 3 }
 "#,
     );
-    let out = p
-        .cmd()
-        .arg("validate")
-        .arg("runbooks/bad.yaml")
-        .output()
-        .expect("run steward");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = p
+        .test()
+        .args(["validate", "runbooks/bad.yaml"])
+        .status(2)
+        .run()
+        .stderr;
     for (message, at) in [
         ("unknown HTTP method `FETCH`", "bad.yaml:3:21"),
         ("invalid status `OK`", "bad.yaml:5:60"),

@@ -2,9 +2,7 @@
 //! per step, written whatever the run's status, read back with a real XML
 //! parser.
 
-use crate::support::common;
-
-use common::{Project, unique};
+use crate::support::{Project, unique};
 
 /// One `<testcase>` as read back.
 #[derive(Debug)]
@@ -212,8 +210,8 @@ steps:
     shell: echo "login refused for {{ secrets.API_TOKEN }}" >&2; exit 4
 "#,
     );
-    let out = p.run_with("leaky", &["--junit", "leaky.xml"], |c| {
-        c.env("API_TOKEN", &secret);
+    let out = p.run_with("leaky", &["--junit", "leaky.xml"], |t| {
+        t.env("API_TOKEN", &secret)
     });
     out.expect_code(1);
     let xml = p.read("leaky.xml");

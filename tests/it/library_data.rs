@@ -3,14 +3,13 @@
 //! per test), real pg_dump/psql, and loopback HTTP servers for the
 //! application and the Slack webhook.
 
-use crate::support::common;
 use crate::support::net;
 use crate::support::pg;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{Outcome, Project, wait_for};
+use crate::support::{Outcome, Project, wait_for};
 use net::http::{Reply, Server};
 use pg::ScratchDb;
 use serde_json::{Value, json};
@@ -36,11 +35,9 @@ fn with_password(db: &ScratchDb) -> String {
 fn run(p: &Project, runbook: &str, env: &[(&str, String)], args: &[&str]) -> Outcome {
     let mut all = vec!["--output", "json"];
     all.extend_from_slice(args);
-    p.run_with(runbook, &all, |c| {
-        for (k, v) in env {
-            c.env(k, v);
-        }
-        c.timeout(Duration::from_secs(120));
+    p.run_with(runbook, &all, |t| {
+        t.envs(env.iter().map(|(k, v)| (k, v)))
+            .timeout(Duration::from_secs(120))
     })
 }
 
@@ -918,7 +915,7 @@ fn daily_checks_failing_checks_are_named_sent_and_exit_1() {
                 "DATABASE_URL",
                 format!(
                     "postgres://postgres:{PASSWORD}@127.0.0.1:{}/x?connect_timeout=2",
-                    pg::closed_port()
+                    net::closed_port()
                 ),
             ),
             ("SLACK_WEBHOOK_URL", c.slack.url("/again")),

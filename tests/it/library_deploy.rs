@@ -6,14 +6,12 @@
 //! this machine.
 
 use crate::support::app;
-use crate::support::common;
-use crate::support::pg;
+use crate::support::{me, net, pg};
 
-use std::process::Stdio;
 use std::time::Duration;
 
+use crate::support::{Outcome, Project, Spawned, Test, wait_for};
 use app::{App, DeployLog, Health, Receiver};
-use common::{Outcome, Project, Spawned, finish, wait_for};
 use pg::ScratchDb;
 use serde_json::{Value, json};
 
@@ -92,29 +90,20 @@ impl World {
         let mut all = vec!["--output".to_owned(), "json".to_owned()];
         all.extend_from_slice(args);
         let all: Vec<&str> = all.iter().map(String::as_str).collect();
-        self.p.run_with(runbook, &all, |cmd| {
-            cmd.env_remove("DATABASE_URL");
-            for (k, v) in self.secrets() {
-                cmd.env(k, v);
-            }
-            for (k, v) in extra_env {
-                cmd.env(k, v);
-            }
-        })
+        self.p.run_with(runbook, &all, |t| self.env(t, extra_env))
     }
 
     /// The same, in the background.
     fn spawn(&self, runbook: &str, args: &[String], extra_env: &[(&str, &str)]) -> Spawned {
-        let mut cmd = self.p.std_cmd();
-        cmd.args(["run", runbook, "--output", "json"])
-            .args(args)
-            .env_remove("DATABASE_URL")
+        let test = self.p.test().args(["run", runbook, "--output", "json"]);
+        self.env(test.args(args), extra_env).spawn()
+    }
+
+    /// The secrets, `extra_env`, and no DATABASE_URL unless given.
+    fn env(&self, test: Test, extra_env: &[(&str, &str)]) -> Test {
+        test.env_remove("DATABASE_URL")
             .envs(self.secrets())
             .envs(extra_env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        Spawned::from(cmd.spawn().expect("start steward"))
     }
 
     fn deploys(&self) -> Vec<(String, String)> {
@@ -144,30 +133,9 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn parse(out: &Outcome) -> Value {
-    serde_json::from_str(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}\n--- stdout\n{}\n--- stderr\n{}",
-            out.stdout, out.stderr
-        )
-    })
-}
-
-fn me() -> String {
-    let out = std::process::Command::new("id")
-        .arg("-un")
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
 /// The ids of the runs of `runbook` with `status`.
 fn runs(p: &Project, runbook: &str, status: &str) -> Vec<String> {
-    let out = p.steward(&["history", "--status", status, "--output", "json"]);
-    out.expect_code(0);
-    parse(&out)
-        .as_array()
-        .unwrap()
+    p.history(&["--status", status])
         .iter()
         .filter(|r| r["runbook"] == runbook)
         .map(|r| r["id"].as_str().unwrap().to_owned())
@@ -286,7 +254,7 @@ fn production_that_never_turns_healthy_is_rolled_back_and_pages() {
         .as_str()
         .unwrap()
         .to_owned();
-    let shown = parse(&w.p.steward(&["show", &child, "--output", "json"]));
+    let shown = w.p.show(&child);
     assert_eq!(shown["runbook"], "rollback");
     assert_eq!(shown["status"], "succeeded");
     assert_eq!(shown["parent_run_id"], out.run_id().as_str());
@@ -419,8 +387,8 @@ fn two_deploys_of_one_app_never_overlap() {
     assert!(w.deploys().is_empty());
 
     w.p.write("go", "");
-    finish(first, LIMIT).expect_code(0);
-    let second = finish(second, LIMIT);
+    first.wait(LIMIT).expect_code(0);
+    let second = second.wait(LIMIT);
     second.expect_code(0);
     assert!(
         second
@@ -498,7 +466,7 @@ fn a_rollback_with_a_backup_waits_for_approval_then_restores_the_database() {
     // The code went back first; the data waits for the decision.
     assert_eq!(w.production.version().as_deref(), Some("1.4.2"));
     assert_eq!(db.sql("SELECT count(*) FROM items"), "1");
-    let shown = parse(&w.p.steward(&["show", &restore, "--output", "json"]));
+    let shown = w.p.show(&restore);
     let message = shown["approvals"][0]["message"].as_str().unwrap();
     assert!(
         message.contains(&format!("Replace the production database {}", db.name))
@@ -514,9 +482,9 @@ fn a_rollback_with_a_backup_waits_for_approval_then_restores_the_database() {
         "checked the dump",
     ])
     .expect_code(0);
-    let done = finish(run, LIMIT);
+    let done = run.wait(LIMIT);
     done.expect_code(0);
-    let report = parse(&done);
+    let report = done.stdout_json();
     assert_eq!(report["status"], "succeeded");
     assert_eq!(report["outputs"]["restored"], "backups/before.sql.gz");
     assert_eq!(report["outputs"]["replaced"], "1.5.0");
@@ -690,7 +658,7 @@ fn health_check_checks_the_database_only_when_asked() {
     assert_eq!(out.step("database")["result"]["status"], "succeeded");
 
     // Asked, with a database that doesn't answer, which is not critical.
-    let closed = format!("postgres://postgres@127.0.0.1:{}/x", pg::closed_port());
+    let closed = format!("postgres://postgres@127.0.0.1:{}/x", net::closed_port());
     let out = health(
         &w,
         &storage,

@@ -4,7 +4,6 @@
 //! receiver, a block hook, an SMTP receiver, and this machine's PostgreSQL
 //! (a scratch database with a query running in it).
 
-use crate::support::common;
 use crate::support::net;
 use crate::support::pg;
 
@@ -13,7 +12,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{Outcome, Project, Spawned, finish, wait_for};
+use crate::support::{Outcome, Project, Spawned, me, wait_for};
 use net::http::{Reply, Request, Server};
 use net::smtp::SmtpServer;
 use pg::ScratchDb;
@@ -32,11 +31,6 @@ fn project() -> Project {
     p.copy_from_repo("runbooks");
     p.copy_from_repo("steps");
     p
-}
-
-fn me() -> String {
-    let out = Command::new("id").arg("-un").output().unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// Slack and PagerDuty receivers. PagerDuty answers as the Events API does,
@@ -93,37 +87,16 @@ fn run_incident(p: &Project, r: &Receivers, database_url: &str, args: &[&str]) -
     all.extend_from_slice(&["-i", &pd]);
     all.extend_from_slice(args);
     let env = incident_env(r, database_url);
-    p.run_with("incident-response", &all, |c| {
-        c.envs(env).timeout(LIMIT);
-    })
+    p.run_with("incident-response", &all, |t| t.envs(env).timeout(LIMIT))
 }
 
 /// `steward run RUNBOOK ARGS…` in the background with these variables.
 fn spawn_run(p: &Project, runbook: &str, args: &[&str], env: &[(String, String)]) -> Spawned {
-    let child = p
-        .std_cmd()
-        .arg("run")
-        .arg(runbook)
+    p.test()
+        .args(["run", runbook])
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
-        .expect("start steward");
-    Spawned::from(child)
-}
-
-/// The ids of the runs with `status`, newest first.
-fn runs(p: &Project, status: &str) -> Vec<String> {
-    let out = p.steward(&["history", "--status", status, "--output", "json"]);
-    out.expect_code(0);
-    let list: Value = serde_json::from_str(&out.stdout).unwrap();
-    list.as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 /// The approvals a waiting run asks for now (step ids).
@@ -145,7 +118,7 @@ fn pending_approvals(p: &Project, run: &str) -> BTreeSet<String> {
 fn wait_for_approvals(p: &Project, steps: &[&str]) -> String {
     let mut id = String::new();
     wait_for("the run to wait for its approvals", LIMIT, || {
-        let Some(first) = runs(p, "waiting").into_iter().next() else {
+        let Some(first) = p.runs_with_status("waiting").into_iter().next() else {
             return false;
         };
         id = first;
@@ -511,7 +484,7 @@ fn a_p1_acknowledged_from_another_terminal_pages_nobody() {
     let id = wait_for_approvals(&p, &["acknowledge"]);
     p.steward(&["approve", &id, "acknowledge", "--comment", "on it"])
         .expect_code(0);
-    let out = finish(run, LIMIT);
+    let out = run.wait(LIMIT);
     out.expect_code(0);
     let report = report(&out);
     assert!(r.pages().is_empty(), "{:#?}", r.pages());
@@ -574,7 +547,7 @@ fn an_approved_rollback_runs_the_command_with_quoted_values() {
     );
     p.steward(&["approve", &id, "offer_rollback"])
         .expect_code(0);
-    let out = finish(run, LIMIT);
+    let out = run.wait(LIMIT);
     out.expect_code(0);
     let report = report(&out);
     assert_eq!(
@@ -621,7 +594,7 @@ fn a_rejected_rollback_is_not_run_and_the_run_still_succeeds() {
         "the DB migration can't go back",
     ])
     .expect_code(0);
-    let out = finish(run, LIMIT);
+    let out = run.wait(LIMIT);
     out.expect_code(0);
     let report = report(&out);
     assert!(!p.exists("rolled-back"), "the rollback ran");
@@ -703,9 +676,7 @@ fn approved_containment_blocks_rotates_preserves_and_mails() {
     args.extend(security_args(&smtp, &hook));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let env = security_env(&slack);
-    let out = p.run_with("security-incident", &args, |c| {
-        c.envs(env).timeout(LIMIT);
-    });
+    let out = p.run_with("security-incident", &args, |t| t.envs(env).timeout(LIMIT));
     let report = report(&out);
     let run_id = report["run_id"].as_str().unwrap().to_owned();
     let evidence = p.file(&format!("evidence/{run_id}"));
@@ -917,9 +888,7 @@ fn invalid_addresses_are_refused_before_anything_runs() {
                 &format!("block_url={}", hook.url("/block")),
                 "--yes",
             ],
-            |c| {
-                c.envs(env.clone());
-            },
+            |t| t.envs(env.clone()),
         );
         out.expect_code(2);
         assert!(
@@ -957,7 +926,7 @@ fn without_approval_nothing_is_blocked_or_rotated() {
     .expect_code(0);
     p.steward(&["reject", &id, "approve_rotation"])
         .expect_code(0);
-    let out = finish(run, LIMIT);
+    let out = run.wait(LIMIT);
     out.expect_code(0);
     let report = report(&out);
     assert!(hook.requests().is_empty(), "{:#?}", hook.requests());

@@ -40,5 +40,6 @@ mod server_schedule;
 mod server_slack;
 mod sql_step;
 mod store_cli;
+mod store_compat;
 mod template_script_params;
 mod typed_inputs;

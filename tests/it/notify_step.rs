@@ -3,10 +3,9 @@
 //! v2, and email over plain SMTP and STARTTLS. No secret appears in any
 //! output.
 
-use crate::support::common;
 use crate::support::net;
 
-use common::{Outcome, Project, unique};
+use crate::support::{Outcome, Project, unique};
 use hmac::{Hmac, Mac};
 use net::http::{Reply, Request, Server};
 use net::smtp::SmtpServer;
@@ -63,8 +62,8 @@ steps:
 "#,
     );
     let hook = slack.url("/services/T000/B000/XXXX");
-    let out = p.run_with("deploy", &["--output", "json"], |c| {
-        c.env("SLACK_WEBHOOK_URL", &hook);
+    let out = p.run_with("deploy", &["--output", "json"], |t| {
+        t.env("SLACK_WEBHOOK_URL", &hook)
     });
     out.expect_code(0);
     assert_eq!(
@@ -137,9 +136,7 @@ steps:
             url = hook.url("/hook")
         ),
     );
-    let out = p.run_with("hooked", &["--output", "json"], |c| {
-        c.env("HOOK_KEY", &key);
-    });
+    let out = p.run_with("hooked", &["--output", "json"], |t| t.env("HOOK_KEY", &key));
     out.expect_code(0);
     assert_eq!(
         out.step("default")["result"],
@@ -233,8 +230,8 @@ steps:
         ),
     );
     let key = unique("R0UT1NG");
-    let out = p.run_with("page", &["--output", "json"], |c| {
-        c.env("PD_ROUTING_KEY", &key);
+    let out = p.run_with("page", &["--output", "json"], |t| {
+        t.env("PD_ROUTING_KEY", &key)
     });
     out.expect_code(0);
     assert_eq!(
@@ -297,8 +294,8 @@ fn email_over_plain_smtp_on_loopback() {
     let smtp = SmtpServer::start(None);
     let p = Project::with_runbook("mail", &email_runbook(smtp.port, "none", ""));
     let password = unique("smtp-pw");
-    let out = p.run_with("mail", &["--output", "json"], |c| {
-        c.env("SMTP_PASSWORD", &password);
+    let out = p.run_with("mail", &["--output", "json"], |t| {
+        t.env("SMTP_PASSWORD", &password)
     });
     out.expect_code(0);
     assert_eq!(
@@ -345,8 +342,8 @@ fn email_over_starttls_with_a_test_ca() {
         ),
     );
     p.runbook("untrusted", &email_runbook(smtp.port, "starttls", ""));
-    let out = p.run_with("mail", &["--output", "json"], |c| {
-        c.env("SMTP_PASSWORD", "s3cret-smtp");
+    let out = p.run_with("mail", &["--output", "json"], |t| {
+        t.env("SMTP_PASSWORD", "s3cret-smtp")
     });
     out.expect_code(0);
     let mails = smtp.mails();
@@ -361,8 +358,8 @@ fn email_over_starttls_with_a_test_ca() {
         mails[0].header("subject").as_deref(),
         Some("[mail] rollback")
     );
-    let out = p.run_with("untrusted", &["--output", "json"], |c| {
-        c.env("SMTP_PASSWORD", "s3cret-smtp");
+    let out = p.run_with("untrusted", &["--output", "json"], |t| {
+        t.env("SMTP_PASSWORD", "s3cret-smtp")
     });
     out.expect_code(1);
     let error = out.error("mail");
@@ -412,14 +409,12 @@ fn validation_errors_point_at_the_field() {
     notify: { pagerduty: { routing_key: k, action: trigerr }, text: hi }
 "#,
     );
-    let out = p
-        .cmd()
-        .arg("validate")
-        .arg("runbooks/bad.yaml")
-        .output()
-        .expect("run steward");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = p
+        .test()
+        .args(["validate", "runbooks/bad.yaml"])
+        .status(2)
+        .run()
+        .stderr;
     for (message, at) in [
         ("unknown key `teams`", "bad.yaml:3:15"),
         (

@@ -1,39 +1,12 @@
 //! What runs ask of the run store while they run: approvals decided from a
 //! second process, concurrency keys across processes, and child runs.
 
-use crate::support::common;
-
 use std::time::Duration;
 
-use common::{Project, finish, wait_for};
-use serde_json::Value;
+use crate::support;
+use crate::support::{Project, Spawned, wait_for};
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-fn json(out: &common::Outcome) -> Value {
-    serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
-}
-
-fn me() -> String {
-    let out = std::process::Command::new("id")
-        .arg("-un")
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-/// The ids of the runs with `status`, newest first.
-fn runs(p: &Project, status: &str) -> Vec<String> {
-    let out = p.steward(&["history", "--status", status, "--output", "json"]);
-    out.expect_code(0);
-    json(&out)
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_owned())
-        .collect()
-}
 
 fn gated(approvers: &str) -> String {
     format!(
@@ -53,11 +26,13 @@ steps:
 
 #[test]
 fn a_waiting_run_is_approved_from_another_process() {
-    let p = Project::with_runbook("restore", &gated(&format!("[{}, alice]", me())));
+    let p = Project::with_runbook("restore", &gated(&format!("[{}, alice]", support::me())));
     let run = p.spawn(&["run", "restore", "--output", "json"]);
-    wait_for("the run to wait", LIMIT, || !runs(&p, "waiting").is_empty());
-    let id = runs(&p, "waiting").remove(0);
-    let show = json(&p.steward(&["show", &id, "--output", "json"]));
+    wait_for("the run to wait", LIMIT, || {
+        !p.runs_with_status("waiting").is_empty()
+    });
+    let id = p.runs_with_status("waiting").remove(0);
+    let show = p.show(&id);
     assert_eq!(
         show["approvals"][0]["message"],
         "Restore nightly into production?"
@@ -79,13 +54,13 @@ fn a_waiting_run_is_approved_from_another_process() {
 
     let ok = p.steward(&["approve", &id, "gate", "--comment", "checked the backup"]);
     ok.expect_code(0);
-    let done = finish(run, LIMIT);
+    let done = run.wait(LIMIT);
     done.expect_code(0);
     assert!(p.exists("restored"));
-    let report = json(&done);
+    let report = done.stdout_json();
     assert_eq!(
         report["steps"]["gate"]["result"]["approved_by"],
-        me().as_str()
+        support::me().as_str()
     );
     assert_eq!(
         report["steps"]["gate"]["result"]["comment"],
@@ -98,7 +73,7 @@ fn a_waiting_run_is_approved_from_another_process() {
         .find(|e| e["event"] == "approval_decided")
         .unwrap();
     assert_eq!(decided["approved"], true);
-    assert_eq!(decided["by"], me().as_str());
+    assert_eq!(decided["by"], support::me().as_str());
     assert_eq!(decided["via"], "cli");
     assert_eq!(decided["comment"], "checked the backup");
     // A second decision is refused: the first one stands.
@@ -113,7 +88,7 @@ fn a_waiting_run_is_approved_from_another_process() {
     assert!(
         text.stdout.contains(&format!(
             "approval: gate \"Restore nightly into production?\": approved by {} (cli)",
-            me()
+            support::me()
         )),
         "{}",
         text.stdout
@@ -124,28 +99,19 @@ fn a_waiting_run_is_approved_from_another_process() {
 fn at_a_terminal_the_run_asks() {
     // `script` gives the run a pseudo-terminal; the answer is typed ahead.
     let p = Project::with_runbook("restore", &gated("[]"));
-    let steward = common::bin().display().to_string();
+    let steward = support::bin().display().to_string();
     let command = format!("{steward} --project {} run restore", p.path().display());
     let mut cmd = std::process::Command::new("script");
     cmd.args(["-qec", &command, "/dev/null"])
-        .current_dir(p.path())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    for var in common::AMBIENT_VARS {
+        .current_dir(p.path());
+    for var in support::AMBIENT_VARS {
         cmd.env_remove(var);
     }
-    let mut child = cmd.spawn().expect("script(1) from util-linux");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(b"y read the plan\n").unwrap();
-    }
-    let done = finish(common::Spawned::from(child), LIMIT);
+    let done = Spawned::start(cmd, Some(b"y read the plan\n")).wait(LIMIT);
     assert_eq!(done.code, 0, "{}", done.stdout);
     assert!(done.stdout.contains("approve? [y/N"), "{}", done.stdout);
     assert!(p.exists("restored"));
-    let id = runs(&p, "succeeded").remove(0);
+    let id = p.runs_with_status("succeeded").remove(0);
     let decided = p
         .audit_events(&id)
         .into_iter()
@@ -163,14 +129,14 @@ fn logs_follow_prints_lines_until_the_run_ends() {
     );
     let run = p.spawn(&["run", "chatty"]);
     wait_for("the run to start", LIMIT, || {
-        !runs(&p, "running").is_empty()
+        !p.runs_with_status("running").is_empty()
     });
-    let id = runs(&p, "running").remove(0);
+    let id = p.runs_with_status("running").remove(0);
     let follow = p.spawn(&["logs", &id, "--follow"]);
     std::thread::sleep(Duration::from_millis(300));
     p.write("go", "");
-    finish(run, LIMIT).expect_code(0);
-    let followed = finish(follow, LIMIT);
+    run.wait(LIMIT).expect_code(0);
+    let followed = follow.wait(LIMIT);
     followed.expect_code(0);
     assert_eq!(followed.stdout, "talk | before\ntalk | after\n");
 }
@@ -179,15 +145,17 @@ fn logs_follow_prints_lines_until_the_run_ends() {
 fn a_rejection_fails_the_step_and_the_run() {
     let p = Project::with_runbook("restore", &gated("[]"));
     let run = p.spawn(&["run", "restore"]);
-    wait_for("the run to wait", LIMIT, || !runs(&p, "waiting").is_empty());
-    let id = runs(&p, "waiting").remove(0);
+    wait_for("the run to wait", LIMIT, || {
+        !p.runs_with_status("waiting").is_empty()
+    });
+    let id = p.runs_with_status("waiting").remove(0);
     p.steward(&["reject", &id, "gate", "-m", "wrong backup"])
         .expect_code(0);
-    let done = finish(run, LIMIT);
+    let done = run.wait(LIMIT);
     done.expect_code(1);
     assert!(!p.exists("restored"));
     assert!(done.stderr.contains("wrong backup"), "{}", done.stderr);
-    let show = json(&p.steward(&["show", &id, "--output", "json"]));
+    let show = p.show(&id);
     assert_eq!(show["status"], "failed");
     let decision = &show["approvals"][0]["decision"];
     assert_eq!(decision["approved"], false);
@@ -198,8 +166,10 @@ fn a_rejection_fails_the_step_and_the_run() {
 fn only_approvers_may_decide() {
     let p = Project::with_runbook("restore", &gated("[alice, bob]"));
     let run = p.spawn(&["run", "restore"]);
-    wait_for("the run to wait", LIMIT, || !runs(&p, "waiting").is_empty());
-    let id = runs(&p, "waiting").remove(0);
+    wait_for("the run to wait", LIMIT, || {
+        !p.runs_with_status("waiting").is_empty()
+    });
+    let id = p.runs_with_status("waiting").remove(0);
     let refused = p.steward(&["approve", &id, "gate"]);
     refused.expect_code(2);
     assert!(
@@ -208,13 +178,13 @@ fn only_approvers_may_decide() {
         refused.stderr
     );
     // Still waiting; stop it.
-    assert_eq!(runs(&p, "waiting"), std::slice::from_ref(&id));
+    assert_eq!(p.runs_with_status("waiting"), std::slice::from_ref(&id));
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(run.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
-    finish(run, LIMIT).expect_code(3);
+    run.wait(LIMIT).expect_code(3);
     assert!(!p.exists("restored"));
 }
 
@@ -264,7 +234,7 @@ fn a_second_run_with_the_same_key_waits_for_the_first() {
     wait_for("the first run to start", LIMIT, || p.exists("spans"));
     let second = p.spawn(&["run", "deploy"]);
     wait_for("the second run to wait", LIMIT, || {
-        !runs(&p, "waiting").is_empty()
+        !p.runs_with_status("waiting").is_empty()
     });
     assert_eq!(
         p.lines("spans").len(),
@@ -278,9 +248,9 @@ fn a_second_run_with_the_same_key_waits_for_the_first() {
     });
 
     p.write("go-all", "");
-    finish(first, LIMIT).expect_code(0);
-    finish(other, LIMIT).expect_code(0);
-    let second = finish(second, LIMIT);
+    first.wait(LIMIT).expect_code(0);
+    other.wait(LIMIT).expect_code(0);
+    let second = second.wait(LIMIT);
     second.expect_code(0);
     assert!(
         second
@@ -321,7 +291,7 @@ fn on_conflict_fail_fails_at_once() {
     );
     assert_eq!(p.lines("spans").len(), 1, "no step of the second run ran");
     p.write("go-all", "");
-    finish(first, LIMIT).expect_code(0);
+    first.wait(LIMIT).expect_code(0);
 }
 
 const PARENT: &str = r#"
@@ -364,11 +334,11 @@ fn a_runbook_step_starts_a_linked_child_run() {
         .to_owned();
     assert_eq!(out.step("call")["result"]["status"], "succeeded");
 
-    let shown = json(&p.steward(&["show", &child, "--output", "json"]));
+    let shown = p.show(&child);
     assert_eq!(shown["runbook"], "greet");
     assert_eq!(shown["parent_run_id"], out.run_id().as_str());
     assert_eq!(shown["parent_step"], "call");
-    let parent = json(&p.steward(&["show", &out.run_id(), "--output", "json"]));
+    let parent = p.show(&out.run_id());
     assert_eq!(parent["children"][0]["id"], child.as_str());
     let text = p.steward(&["show", &out.run_id()]);
     assert!(
@@ -468,7 +438,7 @@ fn a_child_run_shares_the_concurrency_key_its_parent_holds() {
     );
     let holder = p.spawn(&["run", "slow"]);
     wait_for("the holder to run", LIMIT, || {
-        !runs(&p, "running").is_empty()
+        !p.runs_with_status("running").is_empty()
     });
     let refused = p.run_json("child", &[]);
     refused.expect_code(1);
@@ -481,5 +451,5 @@ fn a_child_run_shares_the_concurrency_key_its_parent_holds() {
         refused.stdout
     );
     p.write("go", "");
-    finish(holder, LIMIT).expect_code(0);
+    holder.wait(LIMIT).expect_code(0);
 }

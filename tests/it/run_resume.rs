@@ -2,14 +2,11 @@
 //! are not run again, the interrupted one runs as a new attempt, and the
 //! audit chain goes on unbroken, recording who resumed the run.
 
-use crate::support::common;
-
 use std::time::Duration;
 
-use common::{Project, finish, wait_for};
+use crate::support::{Project, wait_for};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
-use serde_json::Value;
 
 /// Each step appends to its own count file; `two` hangs until `go` exists.
 const RESUMABLE: &str = r#"
@@ -29,17 +26,6 @@ outputs:
   word: "{{ steps.one.outputs.word }}"
 "#;
 
-fn json(out: &common::Outcome) -> Value {
-    serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
-}
-
-fn history(p: &Project, status: &str) -> Vec<Value> {
-    let out = p.steward(&["history", "--status", status, "--output", "json"]);
-    out.expect_code(0);
-    json(&out).as_array().cloned().unwrap_or_default()
-}
-
 #[test]
 fn a_killed_run_is_interrupted_and_resumes_where_it_stopped() {
     let p = Project::with_runbook("resumable", RESUMABLE);
@@ -47,19 +33,19 @@ fn a_killed_run_is_interrupted_and_resumes_where_it_stopped() {
     wait_for("step two to start", Duration::from_secs(30), || {
         p.exists("two.pid")
     });
-    let running = history(&p, "running");
+    let running = p.history(&["--status", "running"]);
     assert_eq!(running.len(), 1, "{running:?}");
     let id = running[0]["id"].as_str().unwrap().to_owned();
 
     // kill -9: no handler runs, nothing is flushed by steward.
     kill(Pid::from_raw(run.id() as i32), Signal::SIGKILL).unwrap();
-    let killed = finish(run, Duration::from_secs(10));
+    let killed = run.wait(Duration::from_secs(10));
     assert_eq!(killed.code, -1, "killed by a signal");
     // The step's own process group outlived steward: end it (we started it).
     let group: i32 = p.read("two.pid").trim().parse().unwrap();
     let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
 
-    let interrupted = history(&p, "interrupted");
+    let interrupted = p.history(&["--status", "interrupted"]);
     assert_eq!(interrupted.len(), 1);
     assert_eq!(interrupted[0]["id"], id.as_str());
     let table = p.steward(&["history"]);
@@ -68,7 +54,7 @@ fn a_killed_run_is_interrupted_and_resumes_where_it_stopped() {
     p.write("go", "");
     let resumed = p.steward(&["resume", &id, "--output", "json"]);
     resumed.expect_code(0);
-    let report = json(&resumed);
+    let report = resumed.stdout_json();
     assert_eq!(report["run_id"], id.as_str());
     assert_eq!(report["status"], "succeeded");
     assert_eq!(
@@ -111,7 +97,7 @@ fn a_killed_run_is_interrupted_and_resumes_where_it_stopped() {
         "the store's copy is the file, byte for byte"
     );
 
-    let show = json(&p.steward(&["show", &id, "--output", "json"]));
+    let show = p.show(&id);
     assert_eq!(show["status"], "succeeded");
     // Only an interrupted run resumes.
     let again = p.steward(&["resume", &id]);
@@ -138,12 +124,15 @@ fn resume_refuses_unknown_and_live_runs() {
     wait_for("step two to start", Duration::from_secs(30), || {
         p.exists("two.pid")
     });
-    let id = history(&p, "running")[0]["id"].as_str().unwrap().to_owned();
+    let id = p.history(&["--status", "running"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let live = p.steward(&["resume", &id]);
     live.expect_code(2);
     assert!(live.stderr.contains("is still running"), "{}", live.stderr);
     p.write("go", "");
-    finish(run, Duration::from_secs(30)).expect_code(0);
+    run.wait(Duration::from_secs(30)).expect_code(0);
 }
 
 #[test]

@@ -3,10 +3,10 @@
 //! `port` and `tls`; and an email `username` that renders empty means no
 //! login.
 
-use crate::support::common;
+use crate::support;
 use crate::support::net;
 
-use common::Project;
+use crate::support::Project;
 use net::smtp::SmtpServer;
 
 const GATE: &str = r#"
@@ -91,12 +91,10 @@ steps:
       text: the relay comes from the inputs
 "#;
 
-fn mail(p: &Project, args: &[&str]) -> common::Outcome {
+fn mail(p: &Project, args: &[&str]) -> support::Outcome {
     let mut all = vec!["--output", "json"];
     all.extend_from_slice(args);
-    p.run_with("mail", &all, |c| {
-        c.env("SMTP_PASSWORD", "pw-Smtp-4411");
-    })
+    p.run_with("mail", &all, |t| t.env("SMTP_PASSWORD", "pw-Smtp-4411"))
 }
 
 #[test]
@@ -134,8 +132,8 @@ fn an_email_port_and_tls_can_come_from_inputs() {
         out.error("mail")
     );
     // An empty port is the mode's usual one.
-    let dry = p.run_with("mail", &["--dry-run", "-i", "tls=none"], |c| {
-        c.env("SMTP_PASSWORD", "x-pw-1");
+    let dry = p.run_with("mail", &["--dry-run", "-i", "tls=none"], |t| {
+        t.env("SMTP_PASSWORD", "x-pw-1")
     });
     dry.expect_code(0);
     assert!(

@@ -2,13 +2,11 @@
 //! repository's runbooks and step templates match them, and every one of
 //! them compiles and is listed.
 
-use crate::support::compile as support;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::support::{Test, repo};
 use serde_json::{Map, Value};
-use support::{repo, steward};
 use yaml_rust2::{Yaml, YamlLoader};
 
 /// YAML (as yaml-rust2 reads it, the YAML 1.2 core schema) to JSON, the way
@@ -76,17 +74,18 @@ fn committed(file: &str) -> String {
     })
 }
 
+/// `steward ARGS` in the repository's root, which is a project itself.
+fn in_repo(args: &[&str]) -> Test {
+    Test::new()
+        .current_dir(repo())
+        .find_project()
+        .env("NO_COLOR", "1")
+        .args(args)
+}
+
 /// Compares `steward schema ARGS` with the committed file.
 fn assert_schema_is_current(args: &[&str], file: &str) {
-    let out = steward(&repo(), args);
-    assert_eq!(
-        out.code,
-        0,
-        "`steward {}` failed: {}",
-        args.join(" "),
-        out.stderr
-    );
-    let generated = out.stdout;
+    let generated = in_repo(args).run().stdout;
     let committed = committed(file);
     if generated != committed {
         let first_difference = generated
@@ -193,13 +192,7 @@ fn schemas_reject_what_the_compiler_rejects() {
 
 #[test]
 fn every_runbook_and_template_in_the_repository_compiles() {
-    let out = steward(&repo(), &["validate"]);
-    assert_eq!(
-        out.code, 0,
-        "`steward validate` in the repository root failed:\n{}",
-        out.stderr
-    );
-    assert_eq!(out.stdout, "");
+    let out = in_repo(&["validate"]).stdout("").run();
     let runbooks = yaml_files("runbooks").len();
     let templates = yaml_files("steps").len();
     let plural = |n: usize, word: &str| {
@@ -221,10 +214,7 @@ fn every_runbook_and_template_in_the_repository_compiles() {
 
 #[test]
 fn list_shows_every_runbook_with_its_inputs() {
-    let out = steward(&repo(), &["list", "--output", "json"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let listed: Value = serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("`list --output json` is not JSON ({e}):\n{}", out.stdout));
+    let listed = in_repo(&["list", "--output", "json"]).run().stdout_json();
     let listed = listed.as_array().expect("a JSON list");
     let files = yaml_files("runbooks");
     assert_eq!(listed.len(), files.len(), "{listed:#?}");

@@ -1,12 +1,12 @@
 //! `steward serve`: a real server process on a free port of 127.0.0.1,
 //! called over HTTP.
 
-use crate::support::common;
+use crate::support;
 use crate::support::serve;
 
 use std::time::{Duration, Instant};
 
-use common::Project;
+use crate::support::Project;
 use reqwest::StatusCode;
 use reqwest::blocking::RequestBuilder;
 use serde_json::{Value, json};
@@ -341,15 +341,9 @@ fn wait_returns_the_final_status_and_history_names_the_token() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // `steward history` shows who started them.
-    let out = p
-        .cmd()
-        .args(["history", "--output", "json"])
-        .output()
-        .unwrap();
-    let history: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let runs = history.as_array().unwrap();
-    assert_eq!(runs.len(), 3, "{history}");
-    for run in runs {
+    let runs = p.history(&[]);
+    assert_eq!(runs.len(), 3, "{runs:?}");
+    for run in &runs {
         assert_eq!(run["trigger_kind"], "api", "{run}");
         assert_eq!(run["actor"], "ci", "{run}");
     }
@@ -445,12 +439,7 @@ fn sigterm_lets_running_runs_finish() {
     let id = body["run_id"].as_str().unwrap().to_owned();
     assert!(server.stop().success(), "{}", server.output());
     assert!(p.exists("slow-done"), "{}", server.output());
-    let out = p
-        .cmd()
-        .args(["show", &id, "--output", "json"])
-        .output()
-        .unwrap();
-    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run = p.show(&id);
     assert_eq!(run["status"], "succeeded", "{run}");
 }
 
@@ -463,7 +452,7 @@ fn start_slow_until_it_naps(p: &Project) -> (Server, String) {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let id = body["run_id"].as_str().unwrap().to_owned();
     assert!(
-        common::wait_until(Duration::from_secs(30), || p.exists("nap.started")),
+        support::wait_until(Duration::from_secs(30), || p.exists("nap.started")),
         "{}",
         server.output()
     );
@@ -502,17 +491,9 @@ finally:
         "{}",
         server.output()
     );
-    let show = |p: &Project| -> Value {
-        let out = p
-            .cmd()
-            .args(["show", &id, "--output", "json"])
-            .output()
-            .unwrap();
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
-    let run = show(&p);
+    let run = p.show(&id);
     assert_eq!(run["status"], "interrupted", "{run}");
-    common::assert_gone(common::read_pid(&p.file("nap.pid")), "the killed step");
+    support::assert_gone(support::read_pid(&p.file("nap.pid")), "the killed step");
     assert!(
         !p.exists("cleanup.count"),
         "an interrupted run's `finally` waits for its end"
@@ -532,7 +513,7 @@ finally:
     assert_eq!(p.lines("nap.count").len(), 2, "the killed step ran again");
     assert_eq!(p.lines("cleanup.count").len(), 1);
     assert!(p.exists("after-ran"));
-    assert_eq!(show(&p)["status"], "succeeded");
+    assert_eq!(p.show(&id)["status"], "succeeded");
     p.steward(&["audit", "verify", &id]).expect_code(0);
 }
 
@@ -575,7 +556,7 @@ steps:
         "interrupted",
         "not cancelled: resumable"
     );
-    common::assert_gone(common::read_pid(&p.file("nap.pid")), "the child's step");
+    support::assert_gone(support::read_pid(&p.file("nap.pid")), "the child's step");
     for id in [&parent, &child] {
         let events = p.audit_events(id);
         assert!(
@@ -616,11 +597,11 @@ steps:
         );
         std::thread::spawn(move || send(request))
     };
-    assert!(common::wait_until(Duration::from_secs(30), || p.exists("nap.started")));
+    assert!(support::wait_until(Duration::from_secs(30), || p.exists("nap.started")));
     let started = Instant::now();
     server.terminate();
     assert!(
-        common::wait_until(Duration::from_secs(10), || server
+        support::wait_until(Duration::from_secs(10), || server
             .output()
             .contains("stopping:")),
         "{}",
@@ -641,12 +622,7 @@ steps:
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["status"], "interrupted", "{answer}");
     let id = answer["run_id"].as_str().unwrap().to_owned();
-    let out = p
-        .cmd()
-        .args(["show", &id, "--output", "json"])
-        .output()
-        .unwrap();
-    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run = p.show(&id);
     assert_eq!(run["status"], "interrupted", "{run}");
 }
 

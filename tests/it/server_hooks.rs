@@ -1,14 +1,13 @@
 //! `POST /hooks/{name}`: signed webhooks against a real `steward serve`
 //! process on a free port of 127.0.0.1.
 
-use crate::support::common;
 use crate::support::serve;
 
 use std::time::{Duration, Instant};
 
+use crate::support::Project;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use common::Project;
 use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use reqwest::blocking::RequestBuilder;
@@ -162,22 +161,11 @@ fn standard(server: &Server, id: &str, timestamp: i64, body: &[u8]) -> (StatusCo
     )
 }
 
-fn history(p: &Project) -> Vec<Value> {
-    let out = p
-        .cmd()
-        .args(["history", "--output", "json"])
-        .output()
-        .unwrap();
-    let history: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("history not JSON ({e}): {out:?}"));
-    history.as_array().unwrap().clone()
-}
-
 /// Polls `steward history` until `n` runs have finished.
 fn finished_runs(p: &Project, n: usize) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let runs = history(p);
+        let runs = p.history(&[]);
         if runs.len() >= n && runs.iter().all(|r| r["status"] != "running") {
             return runs;
         }
@@ -222,7 +210,7 @@ fn signed_github_deployment_starts_the_runbook_with_payload_inputs() {
     // An unknown hook.
     let (status, _) = send(server.post("/hooks/nope", &body));
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(history(&p).is_empty(), "nothing ran yet");
+    assert!(p.history(&[]).is_empty(), "nothing ran yet");
 
     // Correctly signed: the run starts.
     let (status, started) = github(&server, "deployment", &body, &github_signature(&body));
@@ -261,7 +249,7 @@ fn signed_github_deployment_starts_the_runbook_with_payload_inputs() {
     let big = vec![b' '; 2 * 1024 * 1024];
     let (status, _) = github_delivery(&server, "deployment", "delivery-3", &big, "sha256=00");
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(history(&p).len(), 1, "no second run");
+    assert_eq!(p.history(&[]).len(), 1, "no second run");
 
     let out = server.output();
     assert!(out.contains("hook gh: delivery refused"), "{out}");
@@ -304,7 +292,7 @@ fn github_actions_filter_and_the_hook_rate_limit() {
         ignored,
         json!({ "ignored": "event release with no action" })
     );
-    assert!(history(&p).is_empty());
+    assert!(p.history(&[]).is_empty());
 
     // The action it takes: a run.
     let (status, started) = deliver("rel-3", &release(Some("published")));
@@ -339,7 +327,7 @@ fn github_actions_filter_and_the_hook_rate_limit() {
         error.contains("webhook `releases`") && error.contains("3 requests per 1h"),
         "{limited}"
     );
-    assert_eq!(history(&p).len(), 1, "no second run");
+    assert_eq!(p.history(&[]).len(), 1, "no second run");
     // The `gh` hook has a limit of its own, untouched.
     let (status, ignored) = github(&server, "push", b"{}", &github_signature(b"{}"));
     assert_eq!(status, StatusCode::ACCEPTED, "{ignored}");
@@ -382,7 +370,7 @@ fn standard_webhooks_check_the_timestamp_window() {
             .header("webhook-signature", standard_signature("msg_3", ts, body)),
     );
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(history(&p).is_empty(), "nothing ran");
+    assert!(p.history(&[]).is_empty(), "nothing ran");
 
     let (status, started) = standard(&server, "msg_ok", now(), body);
     assert_eq!(status, StatusCode::ACCEPTED, "{started}");
@@ -401,7 +389,7 @@ fn standard_webhooks_check_the_timestamp_window() {
     // The same message replayed within the window: refused.
     let (status, replay) = standard(&server, "msg_ok", now(), body);
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{replay}");
-    assert_eq!(history(&p).len(), 1);
+    assert_eq!(p.history(&[]).len(), 1);
 
     let out = server.output();
     assert!(out.contains("hook std: delivery refused: stale"), "{out}");

@@ -2,14 +2,14 @@
 //! rate limits per token, and time limits on slow clients (which must not
 //! cut the requests that last as long as their run).
 
-use crate::support::common;
+use crate::support;
 use crate::support::serve;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::Project;
+use crate::support::Project;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -277,13 +277,9 @@ fn a_request_not_answered_in_time_gets_503() {
     );
     // The run itself goes on once the store is free.
     assert!(
-        common::wait_until(Duration::from_secs(30), || {
-            let out = p
-                .cmd()
-                .args(["history", "--output", "json"])
-                .output()
-                .unwrap();
-            let runs: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        support::wait_until(Duration::from_secs(30), || {
+            let out = p.steward(&["history", "--output", "json"]);
+            let runs: Value = serde_json::from_str(&out.stdout).unwrap_or_default();
             runs[0]["status"] == "succeeded"
         }),
         "{}",
@@ -298,28 +294,22 @@ fn bad_limits_are_refused_at_start_naming_the_field() {
         "steward.yaml",
         "server:\n  rate_limit: { requests: 0, per: 1m }\n",
     );
-    let out = p
-        .cmd()
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let out = p.steward(&["serve", "--listen", "127.0.0.1:0"]);
+    assert_ne!(out.code, 0);
     assert!(
-        stderr.contains("server.rate_limit.requests: must be more than zero"),
-        "{stderr}"
+        out.stderr
+            .contains("server.rate_limit.requests: must be more than zero"),
+        "{}",
+        out.stderr
     );
 
     p.write("steward.yaml", "server:\n  timeouts: { body: soon }\n");
-    let out = p
-        .cmd()
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let out = p.steward(&["serve", "--listen", "127.0.0.1:0"]);
+    assert_ne!(out.code, 0);
     assert!(
-        stderr.contains("server.timeouts.body: `soon` is not a duration"),
-        "{stderr}"
+        out.stderr
+            .contains("server.timeouts.body: `soon` is not a duration"),
+        "{}",
+        out.stderr
     );
 }

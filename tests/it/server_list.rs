@@ -2,10 +2,9 @@
 //! runs it covers, however many runs of other runbooks are newer (it reads
 //! more of the store in rounds rather than every run at once).
 
-use crate::support::common;
 use crate::support::serve;
 
-use common::Project;
+use crate::support::Project;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

@@ -2,12 +2,11 @@
 //! 127.0.0.1: runs through the API, a refused webhook, then the Prometheus
 //! text parsed and checked.
 
-use crate::support::common;
 use crate::support::serve;
 
 use std::collections::{HashMap, HashSet};
 
-use common::Project;
+use crate::support::Project;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

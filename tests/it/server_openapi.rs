@@ -3,13 +3,12 @@
 //! is documented, every documented one is routed, and each documented operation
 //! reaches a handler rather than the router's fallback 404.
 
-use crate::support::common;
 use crate::support::serve;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use common::Project;
+use crate::support::Project;
 use reqwest::{Method, StatusCode};
 use yaml_rust2::{Yaml, YamlLoader};
 

@@ -1,25 +1,18 @@
 //! `steward serve` fires `triggers.schedule`: a real server process with
 //! per-second cron expressions, its runs read back with `steward history`.
 
-use crate::support::common;
+use crate::support;
 use crate::support::serve;
 
 use std::time::{Duration, Instant};
 
-use common::Project;
+use crate::support::Project;
 use serde_json::Value;
 use serve::Served;
 
 /// The project's runs, newest first, as `steward history --output json`.
 fn history(p: &Project) -> Vec<Value> {
-    let out = p
-        .cmd()
-        .args(["history", "--output", "json", "--limit", "1000"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let runs: Value = serde_json::from_slice(&out.stdout).unwrap();
-    runs.as_array().unwrap().clone()
+    p.history(&["--limit", "1000"])
 }
 
 fn runs_of<'a>(runs: &'a [Value], runbook: &str) -> Vec<&'a Value> {
@@ -64,7 +57,7 @@ fn stop(server: &mut Served) {
 
 /// Polls the server's output until it holds `text` (panics after 20 s).
 fn wait_output(server: &Served, text: &str) {
-    let found = common::wait_until(Duration::from_secs(20), || server.output().contains(text));
+    let found = support::wait_until(Duration::from_secs(20), || server.output().contains(text));
     assert!(found, "no `{text}` in:\n{}", server.output());
 }
 

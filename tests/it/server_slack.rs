@@ -4,13 +4,13 @@
 //! `response_url` (Slack itself can't be reached here), and approval
 //! buttons pressed with signed interactivity payloads.
 
-use crate::support::common;
+use crate::support;
 use crate::support::net;
 use crate::support::serve;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{Project, wait_for};
+use crate::support::{Project, wait_for};
 use hmac::{Hmac, Mac};
 use net::http::{Reply, Request, Server as Receiver};
 use reqwest::StatusCode;
@@ -155,7 +155,7 @@ fn command_body(who: &Who, text: &str, response_url: &str) -> String {
         ("text", text),
         ("response_url", response_url),
         // Slack's trigger ids differ for every command.
-        ("trigger_id", &common::unique("trigger")),
+        ("trigger_id", &support::unique("trigger")),
     ])
 }
 

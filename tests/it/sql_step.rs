@@ -4,11 +4,10 @@
 //! connection failures and their retries, and the connection string never
 //! shown with its password.
 
-use crate::support::common;
 mod connections;
 use crate::support::pg;
 
-use common::{Outcome, Project};
+use crate::support::{Outcome, Project};
 use pg::ScratchDb;
 
 /// Runs `runbook` (whose steps connect to `{{ secrets.DB_URL }}`) on `db`.
@@ -16,9 +15,7 @@ pub(crate) fn run(db: &ScratchDb, yaml: &str, args: &[&str]) -> (Project, Outcom
     let p = Project::with_runbook("t", yaml);
     let mut all = vec!["--output", "json"];
     all.extend_from_slice(args);
-    let out = p.run_with("t", &all, |c| {
-        c.env("DB_URL", &db.url);
-    });
+    let out = p.run_with("t", &all, |t| t.env("DB_URL", &db.url));
     (p, out)
 }
 
@@ -305,10 +302,8 @@ steps:
     sql: { url: "postgres://db/x", querry: SELECT 1 }
 "#,
     );
-    let out = p.cmd().args(["validate"]).output().unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(2), "{text}");
+    let out = p.test().arg("validate").status(2).run();
+    let text = out.stderr + &out.stdout;
     for expected in [
         "a `sql` step has `query` or `script`, not both",
         "a `sql` step needs `query` or `script`",

@@ -1,9 +1,7 @@
 //! The run store through the binary: `history`, `show`, `logs`,
 //! `audit export`, `prune`, `--store`, and a damaged database.
 
-use crate::support::common;
-
-use common::Project;
+use crate::support::Project;
 use serde_json::Value;
 
 const DEPLOY: &str = r#"
@@ -28,17 +26,8 @@ fn project() -> Project {
     p
 }
 
-fn json(out: &common::Outcome) -> Value {
-    out.expect_code(0);
-    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout))
-}
-
 fn history(p: &Project, args: &[&str]) -> Vec<String> {
-    let mut all = vec!["history", "--output", "json"];
-    all.extend_from_slice(args);
-    let runs = json(&p.steward(&all));
-    runs.as_array()
-        .unwrap()
+    p.history(args)
         .iter()
         .map(|r| r["id"].as_str().unwrap().to_owned())
         .collect()
@@ -49,7 +38,7 @@ fn a_run_is_stored_with_its_steps_logs_and_audit_trail() {
     let p = project();
     let id = p.run_json("deploy", &["-i", "target=prod"]).run_id();
 
-    let runs = json(&p.steward(&["history", "--output", "json"]));
+    let runs = p.history(&[]);
     assert_eq!(runs[0]["id"], id.as_str());
     assert_eq!(runs[0]["runbook"], "deploy");
     assert_eq!(runs[0]["status"], "succeeded");
@@ -59,7 +48,7 @@ fn a_run_is_stored_with_its_steps_logs_and_audit_trail() {
     assert!(table.stdout.starts_with("RUN"), "{}", table.stdout);
     assert!(table.stdout.contains(&id) && table.stdout.contains("succeeded"));
 
-    let shown = json(&p.steward(&["show", &id, "--output", "json"]));
+    let shown = p.show(&id);
     assert_eq!(shown["inputs"]["target"], "prod");
     let steps: Vec<(&str, &str)> = shown["steps"]
         .as_array()
@@ -135,7 +124,7 @@ fn history_filters_by_runbook_status_and_limit() {
     assert_eq!(history(&p, &["--limit", "1"]), [last]);
     assert!(history(&p, &["--runbook", "nope"]).is_empty());
 
-    let shown = json(&p.steward(&["show", &failed, "--output", "json"]));
+    let shown = p.show(&failed);
     assert_eq!(shown["status"], "failed");
     assert_eq!(shown["steps"][0]["status"], "failed");
     assert_eq!(shown["steps"][0]["result"]["exit_code"], 4);
@@ -221,7 +210,7 @@ fn store_flag_and_env_select_another_file() {
     let other = p.file("elsewhere/runs.db");
     let url = format!("sqlite://{}", other.display());
     let id = p
-        .run_with("deploy", &["--output", "json", "--store", &url], |_| {})
+        .run_with("deploy", &["--output", "json", "--store", &url], |t| t)
         .run_id();
     assert!(other.exists());
     assert!(history(&p, &[]).is_empty(), "the default store has no run");
@@ -231,12 +220,11 @@ fn store_flag_and_env_select_another_file() {
     );
 
     let out = p
-        .cmd()
+        .test()
         .args(["history", "--output", "json"])
         .env("STEWARD_STORE", &url)
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains(&id));
+        .run();
+    assert!(out.stdout.contains(&id), "{}", out.stdout);
 
     let bad = p.steward(&["history", "--store", "postgres://db/steward"]);
     bad.expect_code(2);

@@ -1,26 +1,34 @@
 //! A step-template parameter declared `script: true` is inserted with
 //! `| raw`, and the values a caller interpolates into it are shell-quoted.
 
-use std::process::Command;
+use crate::support::{Project, repo, unindent};
 
 #[test]
 fn values_in_a_script_parameter_stay_one_shell_word() {
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let marker = dir.path().join("pwned");
-    std::fs::create_dir(dir.path().join("runbooks")).expect("runbooks/");
-    std::fs::create_dir(dir.path().join("steps")).expect("steps/");
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/steps/retry-until.yaml"),
-        dir.path().join("steps/retry-until.yaml"),
-    )
-    .expect("copy the template");
-    std::fs::write(
-        dir.path().join("runbooks/echo.yaml"),
-        "inputs:\n  who: { type: string }\nsteps:\n  - id: say\n    uses: retry-until\n    with:\n      command: \"echo hello {{ inputs.who }}\"\n      attempts: 1\n",
-    )
-    .expect("write the runbook");
+    let p = Project::new();
+    let template = std::fs::read_to_string(repo().join("steps/retry-until.yaml"))
+        .expect("the repository's retry-until template");
+    p.step_template("retry-until", &template);
+    p.runbook(
+        "echo",
+        &unindent(
+            r#"
+            inputs:
+              who: { type: string }
+            steps:
+              - id: say
+                uses: retry-until
+                with:
+                  command: "echo hello {{ inputs.who }}"
+                  attempts: 1
+            "#,
+        ),
+    );
+    let marker = p.file("pwned");
     let hostile = format!("x; touch {}", marker.display());
-    let out = Command::new(env!("CARGO_BIN_EXE_steward"))
+    let report = p
+        .test()
+        .find_project()
         .args([
             "run",
             "echo",
@@ -29,16 +37,8 @@ fn values_in_a_script_parameter_stay_one_shell_word() {
             "--output",
             "json",
         ])
-        .current_dir(dir.path())
-        .env_remove("STEWARD_PROJECT")
-        .output()
-        .expect("steward run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        .run()
+        .stdout_json();
     assert_eq!(
         report["steps"]["say"]["result"]["stdout"],
         format!("hello {hostile}\n")

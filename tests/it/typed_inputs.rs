@@ -3,9 +3,7 @@
 //! step template's typed parameters; for a child run, from the inputs its
 //! parent gives it; checked by `steward validate`.
 
-use crate::support::common;
-
-use common::Project;
+use crate::support::Project;
 
 const RUNBOOK: &str = r#"
 inputs:

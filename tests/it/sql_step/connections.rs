@@ -2,13 +2,14 @@
 //! pool within a run, cancellation on the server, and the connection string
 //! never shown with its password.
 
-use super::common::{self, Project};
 use super::pg::{self, ScratchDb};
 use super::{everything, run};
+use crate::support::net;
+use crate::support::{self, Project};
 
 #[test]
 fn a_dead_server_is_a_connect_failure_retried_by_policy() {
-    let port = pg::closed_port();
+    let port = net::closed_port();
     let yaml = format!(
         r#"
 steps:
@@ -238,7 +239,7 @@ steps:
         db.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%steward_slow_marker%' AND pid <> pg_backend_pid()")
     };
     assert!(
-        common::wait_until(std::time::Duration::from_secs(5), || running() == "0"),
+        support::wait_until(std::time::Duration::from_secs(5), || running() == "0"),
         "the statement still runs on the server"
     );
 }

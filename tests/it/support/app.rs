@@ -8,10 +8,6 @@
 //!   recorded in a log shared by every environment, so that a test sees the
 //!   order of deploys across them;
 //! - `GET /`: a page, for smoke tests.
-//!
-//! Include it with `#[path = "common/net/mod.rs"] mod net;` and
-//! `#[path = "common/app.rs"] mod app;`.
-#![allow(dead_code)]
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

@@ -2,7 +2,6 @@
 //! (default `postgres://postgres@127.0.0.1:5432/test`), one scratch
 //! database per test, dropped when the test ends, and a fake server that
 //! asks for a password and refuses it.
-#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -67,13 +66,7 @@ pub struct ScratchDb {
 impl ScratchDb {
     /// Creates `steward_test_<unique>`.
     pub fn new() -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let name = format!("steward_test_{}_{n}_{nanos}", std::process::id());
+        let name = super::unique("steward_test").replace('-', "_");
         psql(&server_url(), &format!("CREATE DATABASE {name}"));
         ScratchDb {
             url: with_database(&server_url(), &name),
@@ -107,14 +100,6 @@ pub fn database_exists(name: &str) -> bool {
         &server_url(),
         &format!("SELECT count(*) FROM pg_database WHERE datname = '{name}'"),
     ) == "1"
-}
-
-/// A port on 127.0.0.1 where nothing listens.
-pub fn closed_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a port");
-    let port = listener.local_addr().expect("local address").port();
-    drop(listener);
-    port
 }
 
 /// A fake PostgreSQL server on 127.0.0.1 that asks for a cleartext password

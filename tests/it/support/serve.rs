@@ -1,7 +1,6 @@
 //! A `steward serve` process for the server tests: started on
 //! `127.0.0.1:0` in a project, its address read from its `listening on`
 //! line, its output kept, killed when dropped.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
@@ -10,7 +9,7 @@ use std::time::Duration;
 
 use reqwest::blocking::Client;
 
-use super::common::Project;
+use super::Project;
 
 /// A running `steward serve`.
 pub struct Served {
@@ -26,11 +25,13 @@ pub struct Served {
 impl Served {
     /// Starts `steward serve --listen 127.0.0.1:0 EXTRA…` with `env` set.
     pub fn start(p: &Project, env: &[(&str, &str)], extra: &[&str]) -> Served {
-        let mut cmd = p.std_cmd();
-        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        let mut cmd = p
+            .test()
+            .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra)
             .envs(env.iter().copied())
-            .stdin(Stdio::null())
+            .command();
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("start steward serve");

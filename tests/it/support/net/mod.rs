@@ -1,8 +1,6 @@
 //! Real servers on loopback for the network step kinds: an HTTP(S) server
 //! whose answers a test decides, an SMTP receiver (plain and STARTTLS), and
-//! a throw-away CA. Included by the tests that need them with
-//! `#[path = "common/net/mod.rs"] mod net;`.
-#![allow(dead_code)]
+//! a throw-away CA.
 
 pub mod http;
 pub mod smtp;
