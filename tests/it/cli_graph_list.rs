@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use crate::support::{Outcome, Project, Test};
+use crate::support::{Outcome, Project, Test, unindent};
 use serde_json::Value;
 
 const RELEASE: &str = r#"name: release
@@ -84,7 +84,14 @@ fn project() -> Project {
     project.runbook("release", RELEASE);
     project.runbook(
         "hello",
-        "description: Say hello.\nsteps:\n  - id: hi\n    shell: echo hi\n",
+        &unindent(
+            r#"
+            description: Say hello.
+            steps:
+              - id: hi
+                shell: echo hi
+            "#,
+        ),
     );
     project
 }
@@ -260,23 +267,33 @@ fn mermaid_node_ids_never_collide() {
     let project = Project::with_retry_until();
     project.runbook(
         "ids",
-        "\
-steps:
-  - id: deploy-web
-    shell: echo 1
-  - id: deploy_web
-    shell: echo 2
-  - id: S_deploy_H_web
-    needs: []
-    shell: echo 3
-",
+        &unindent(
+            r#"
+            steps:
+              - id: deploy-web
+                shell: echo 1
+              - id: deploy_web
+                shell: echo 2
+              - id: S_deploy_H_web
+                needs: []
+                shell: echo 3
+            "#,
+        ),
     );
     // `S_deploy_H_web` is not a valid step id (capitals), so it is rejected:
     // the encoding of unusual ids can't meet a real one.
     assert_eq!(project.steward_here(&["validate"]).code, 2);
     project.runbook(
         "ids",
-        "steps:\n  - id: deploy-web\n    shell: echo 1\n  - id: deploy_web\n    shell: echo 2\n",
+        &unindent(
+            r#"
+            steps:
+              - id: deploy-web
+                shell: echo 1
+              - id: deploy_web
+                shell: echo 2
+            "#,
+        ),
     );
     let text = ok(&project.steward_here(&["graph", "ids", "--format", "mermaid"])).to_owned();
     let nodes: BTreeSet<&str> = text
@@ -301,7 +318,16 @@ fn runbook_by_name_or_by_path() {
     assert_eq!(json(&by_name), json(&by_path));
 
     // A file outside the project's runbooks/ is read as a path too.
-    let elsewhere = project.write("drafts/new.yaml", "steps:\n  - id: a\n    shell: echo a\n");
+    let elsewhere = project.write(
+        "drafts/new.yaml",
+        &unindent(
+            r#"
+            steps:
+              - id: a
+                shell: echo a
+            "#,
+        ),
+    );
     let graph = json(ok(&project.steward_here(&[
         "graph",
         elsewhere.to_str().unwrap(),
@@ -341,7 +367,17 @@ fn unknown_runbook_name_suggests_the_closest() {
 #[test]
 fn graph_of_an_invalid_runbook_shows_its_diagnostics() {
     let project = project();
-    project.runbook("broken", "steps:\n  - id: a\n    neds: []\n    shell: x\n");
+    project.runbook(
+        "broken",
+        &unindent(
+            r#"
+            steps:
+              - id: a
+                neds: []
+                shell: x
+            "#,
+        ),
+    );
     let out = project.steward_here(&["graph", "broken"]);
     assert_eq!(out.code, 2);
     assert_eq!(out.stdout, "");
@@ -413,7 +449,17 @@ fn list_json() {
 #[test]
 fn list_leaves_out_invalid_runbooks_and_says_so() {
     let project = project();
-    project.runbook("broken", "steps:\n  - id: a\n    neds: []\n    shell: x\n");
+    project.runbook(
+        "broken",
+        &unindent(
+            r#"
+            steps:
+              - id: a
+                neds: []
+                shell: x
+            "#,
+        ),
+    );
     let out = project.steward_here(&["list"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stdout.contains("hello\n"), "{}", out.stdout);

@@ -5,7 +5,7 @@
 //! Update the snapshots with `INSTA_UPDATE=always cargo test --test
 //! compile_diagnostics`, then read the `.snap` files before committing them.
 
-use crate::support::{Project, Test};
+use crate::support::{Project, Test, unindent};
 
 /// Validates `runbooks/<name>.yaml` holding `yaml` in a fresh project and
 /// returns stderr, after checking that it failed as invalid (exit 2) and
@@ -52,7 +52,15 @@ macro_rules! snapshot {
 fn yaml_syntax_error() {
     let stderr = invalid(
         "yaml_syntax",
-        "steps:\n  - id: build\n    shell: make\n   - id: test\n    shell: make test\n",
+        &unindent(
+            r#"
+            steps:
+              - id: build
+                shell: make
+               - id: test
+                shell: make test
+            "#,
+        ),
     );
     // The misindented `-` of the second step.
     points_at(&stderr, "yaml_syntax", 4, 4);
@@ -65,7 +73,14 @@ fn yaml_unclosed_bracket() {
     // Noticed at the end of the file; shown at the bracket never closed.
     let stderr = invalid(
         "unclosed",
-        "steps:\n  - id: build\n    shell: make\n    needs: [setup\n",
+        &unindent(
+            r#"
+            steps:
+              - id: build
+                shell: make
+                needs: [setup
+            "#,
+        ),
     );
     points_at(&stderr, "unclosed", 4, 12);
     assert!(stderr.contains("this `[` is never closed"), "{stderr}");
@@ -77,7 +92,14 @@ fn yaml_error_inside_unclosed_bracket() {
     // The scanner fails at the next `:`; the message names the open `[`.
     let stderr = invalid(
         "stillopen",
-        "steps:\n  - id: build\n    needs: [setup\n    shell: make\n",
+        &unindent(
+            r#"
+            steps:
+              - id: build
+                needs: [setup
+                shell: make
+            "#,
+        ),
     );
     points_at(&stderr, "stillopen", 4, 10);
     assert!(
@@ -91,7 +113,14 @@ fn yaml_error_inside_unclosed_bracket() {
 fn yaml_duplicate_key() {
     let stderr = invalid(
         "dupkey",
-        "steps:\n  - id: build\n    shell: make\n    id: again\n",
+        &unindent(
+            r#"
+            steps:
+              - id: build
+                shell: make
+                id: again
+            "#,
+        ),
     );
     points_at(&stderr, "dupkey", 4, 5);
     // Not a quoting problem: no hint about indentation and quotes.
@@ -103,16 +132,18 @@ fn yaml_duplicate_key() {
 fn unknown_keys_with_did_you_mean() {
     let stderr = invalid(
         "keys",
-        "\
-name: keys
-descripton: Build and test.
-steps:
-  - id: build
-    shell: make
-  - id: test
-    neds: [build]
-    shell: make test
-",
+        &unindent(
+            r#"
+            name: keys
+            descripton: Build and test.
+            steps:
+              - id: build
+                shell: make
+              - id: test
+                neds: [build]
+                shell: make test
+            "#,
+        ),
     );
     points_at(&stderr, "keys", 2, 1);
     points_at(&stderr, "keys", 7, 5);
@@ -126,7 +157,14 @@ steps:
 fn unknown_top_level_key_without_near_match() {
     let stderr = invalid(
         "toplevel",
-        "steps:\n  - id: a\n    shell: echo a\nplaybook: site.yml\n",
+        &unindent(
+            r#"
+            steps:
+              - id: a
+                shell: echo a
+            playbook: site.yml
+            "#,
+        ),
     );
     points_at(&stderr, "toplevel", 4, 1);
     assert!(stderr.contains("unknown key `playbook`"), "{stderr}");
@@ -137,7 +175,14 @@ fn unknown_top_level_key_without_near_match() {
 fn step_without_kind() {
     let stderr = invalid(
         "nokind",
-        "steps:\n  - id: build\n    name: Build it\n    timeout: 5m\n",
+        &unindent(
+            r#"
+            steps:
+              - id: build
+                name: Build it
+                timeout: 5m
+            "#,
+        ),
     );
     points_at(&stderr, "nokind", 2, 9);
     assert!(stderr.contains("step `build` has no kind"), "{stderr}");
@@ -148,7 +193,14 @@ fn step_without_kind() {
 fn step_with_two_kinds() {
     let stderr = invalid(
         "twokinds",
-        "steps:\n  - id: wait\n    shell: echo waiting\n    sleep: 10s\n",
+        &unindent(
+            r#"
+            steps:
+              - id: wait
+                shell: echo waiting
+                sleep: 10s
+            "#,
+        ),
     );
     // The second kind's key.
     points_at(&stderr, "twokinds", 4, 5);
@@ -163,15 +215,17 @@ fn step_with_two_kinds() {
 fn duplicate_step_id() {
     let stderr = invalid(
         "dup",
-        "\
-steps:
-  - id: build
-    shell: make
-  - id: test
-    shell: make test
-  - id: build
-    shell: make again
-",
+        &unindent(
+            r#"
+            steps:
+              - id: build
+                shell: make
+              - id: test
+                shell: make test
+              - id: build
+                shell: make again
+            "#,
+        ),
     );
     points_at(&stderr, "dup", 6, 9);
     assert_eq!(errors(&stderr), 1);
@@ -180,7 +234,16 @@ steps:
 
 #[test]
 fn invalid_step_id() {
-    let stderr = invalid("badid", "steps:\n  - id: Run.Tests\n    shell: make test\n");
+    let stderr = invalid(
+        "badid",
+        &unindent(
+            r#"
+            steps:
+              - id: Run.Tests
+                shell: make test
+            "#,
+        ),
+    );
     points_at(&stderr, "badid", 2, 9);
     assert!(stderr.contains("invalid step id `Run.Tests`"), "{stderr}");
     snapshot!("invalid_step_id", stderr);
@@ -190,16 +253,18 @@ fn invalid_step_id() {
 fn needs_unknown_step() {
     let stderr = invalid(
         "needs",
-        "\
-steps:
-  - id: build
-    shell: make
-  - id: lint
-    shell: make lint
-  - id: test
-    needs: [lint, biuld]
-    shell: make test
-",
+        &unindent(
+            r#"
+            steps:
+              - id: build
+                shell: make
+              - id: lint
+                shell: make lint
+              - id: test
+                needs: [lint, biuld]
+                shell: make test
+            "#,
+        ),
     );
     points_at(&stderr, "needs", 7, 19);
     assert!(stderr.contains("did you mean `build`?"), "{stderr}");
@@ -210,18 +275,20 @@ steps:
 fn dependency_cycle_names_the_whole_chain() {
     let stderr = invalid(
         "cycle",
-        "\
-steps:
-  - id: a
-    needs: [b]
-    shell: echo a
-  - id: b
-    needs: [c]
-    shell: echo b
-  - id: c
-    needs: [a]
-    shell: echo c
-",
+        &unindent(
+            r#"
+            steps:
+              - id: a
+                needs: [b]
+                shell: echo a
+              - id: b
+                needs: [c]
+                shell: echo b
+              - id: c
+                needs: [a]
+                shell: echo c
+            "#,
+        ),
     );
     assert!(
         stderr.contains("dependency cycle: a -> b -> c -> a"),
@@ -238,13 +305,15 @@ fn template_syntax_error() {
     // The first `}}` of the line closes a valid tag; the error is at the second.
     let stderr = invalid(
         "tplsyntax",
-        "\
-inputs:
-  who: { default: world }
-steps:
-  - id: greet
-    shell: echo \"{{ inputs.who }}\" && echo \"{{ inputs.who | }}\"
-",
+        &unindent(
+            r#"
+            inputs:
+              who: { default: world }
+            steps:
+              - id: greet
+                shell: echo "{{ inputs.who }}" && echo "{{ inputs.who | }}"
+            "#,
+        ),
     );
     points_at(&stderr, "tplsyntax", 5, 61);
     assert!(stderr.contains("template syntax error"), "{stderr}");
@@ -255,13 +324,15 @@ steps:
 fn template_syntax_error_in_block_scalar() {
     let stderr = invalid(
         "tplblock",
-        "\
-steps:
-  - id: greet
-    shell: |
-      echo one
-      echo {% if true %}two
-",
+        &unindent(
+            r#"
+            steps:
+              - id: greet
+                shell: |
+                  echo one
+                  echo {% if true %}two
+            "#,
+        ),
     );
     // The input ends inside `{% if %}`: shown at its last token.
     points_at(&stderr, "tplblock", 5, 25);
@@ -274,14 +345,16 @@ fn expression_syntax_error_in_when() {
     // position must still be in the file's terms.
     let stderr = invalid(
         "whensyntax",
-        "\
-inputs:
-  env: { default: staging }
-steps:
-  - id: deploy
-    when: \"{{ inputs.env == 'production' and }}\"
-    shell: echo deploy
-",
+        &unindent(
+            r#"
+            inputs:
+              env: { default: staging }
+            steps:
+              - id: deploy
+                when: "{{ inputs.env == 'production' and }}"
+                shell: echo deploy
+            "#,
+        ),
     );
     assert!(stderr.contains("expression syntax error"), "{stderr}");
     // At the dangling `and`.
@@ -293,13 +366,15 @@ steps:
 fn template_reads_unknown_step() {
     let stderr = invalid(
         "stepsx",
-        "\
-steps:
-  - id: build
-    shell: make
-  - id: report
-    shell: echo \"{{ steps.build.stdout }} {{ steps.buidl.stdout }}\"
-",
+        &unindent(
+            r#"
+            steps:
+              - id: build
+                shell: make
+              - id: report
+                shell: echo "{{ steps.build.stdout }} {{ steps.buidl.stdout }}"
+            "#,
+        ),
     );
     points_at(&stderr, "stepsx", 5, 46);
     assert!(
@@ -314,15 +389,17 @@ steps:
 fn template_reads_step_defined_below() {
     let stderr = invalid(
         "below",
-        "\
-steps:
-  - id: report
-    needs: []
-    shell: echo {{ steps.build.stdout }}
-  - id: build
-    needs: []
-    shell: make
-",
+        &unindent(
+            r#"
+            steps:
+              - id: report
+                needs: []
+                shell: echo {{ steps.build.stdout }}
+              - id: build
+                needs: []
+                shell: make
+            "#,
+        ),
     );
     points_at(&stderr, "below", 4, 20);
     assert!(
@@ -336,7 +413,14 @@ steps:
 fn unknown_uses_template() {
     let stderr = invalid(
         "uses",
-        "steps:\n  - id: wait\n    uses: retry-untill\n    with: { command: ls }\n",
+        &unindent(
+            r#"
+            steps:
+              - id: wait
+                uses: retry-untill
+                with: { command: ls }
+            "#,
+        ),
     );
     points_at(&stderr, "uses", 3, 11);
     assert!(stderr.contains("did you mean `retry-until`?"), "{stderr}");
@@ -347,7 +431,15 @@ fn unknown_uses_template() {
 fn missing_with_parameter() {
     let stderr = invalid(
         "missing",
-        "steps:\n  - id: wait\n    uses: retry-until\n    with:\n      attempts: 3\n",
+        &unindent(
+            r#"
+            steps:
+              - id: wait
+                uses: retry-until
+                with:
+                  attempts: 3
+            "#,
+        ),
     );
     points_at(&stderr, "missing", 3, 11);
     assert!(
@@ -361,14 +453,16 @@ fn missing_with_parameter() {
 fn unknown_with_parameter() {
     let stderr = invalid(
         "unknownwith",
-        "\
-steps:
-  - id: wait
-    uses: retry-until
-    with:
-      command: curl -f localhost
-      atempts: 3
-",
+        &unindent(
+            r#"
+            steps:
+              - id: wait
+                uses: retry-until
+                with:
+                  command: curl -f localhost
+                  atempts: 3
+            "#,
+        ),
     );
     points_at(&stderr, "unknownwith", 6, 7);
     assert!(stderr.contains("did you mean `attempts`?"), "{stderr}");
@@ -379,7 +473,14 @@ steps:
 fn bad_duration() {
     let stderr = invalid(
         "duration",
-        "steps:\n  - id: travel\n    shell: echo go\n    timeout: 5 parsecs\n",
+        &unindent(
+            r#"
+            steps:
+              - id: travel
+                shell: echo go
+                timeout: 5 parsecs
+            "#,
+        ),
     );
     points_at(&stderr, "duration", 4, 14);
     assert!(stderr.contains("bad duration"), "{stderr}");
@@ -390,16 +491,18 @@ fn bad_duration() {
 fn bad_schedules() {
     let stderr = invalid(
         "nightly",
-        "\
-triggers:
-  schedule:
-    - \"0 25 * * *\"
-    - { cron: \"0 3 * * *\", timezone: Europe/Berln }
-    - cron: \"0 3 * *\"
-steps:
-  - id: backup
-    shell: echo backup
-",
+        &unindent(
+            r#"
+            triggers:
+              schedule:
+                - "0 25 * * *"
+                - { cron: "0 3 * * *", timezone: Europe/Berln }
+                - cron: "0 3 * *"
+            steps:
+              - id: backup
+                shell: echo backup
+            "#,
+        ),
     );
     points_at(&stderr, "nightly", 3, 7);
     points_at(&stderr, "nightly", 4, 7);
@@ -416,16 +519,18 @@ fn valid_schedules_are_ok() {
     let project = Project::with_retry_until();
     project.runbook(
         "nightly",
-        "\
-triggers:
-  schedule:
-    - \"0 3 * * *\"
-    - { cron: \"30 2 * * MON-FRI\", timezone: Europe/Berlin, catch_up: true }
-    - \"@hourly\"
-steps:
-  - id: backup
-    shell: echo backup
-",
+        &unindent(
+            r#"
+            triggers:
+              schedule:
+                - "0 3 * * *"
+                - { cron: "30 2 * * MON-FRI", timezone: Europe/Berlin, catch_up: true }
+                - "@hourly"
+            steps:
+              - id: backup
+                shell: echo backup
+            "#,
+        ),
     );
     validate(&project, "nightly").run();
 }
@@ -434,7 +539,15 @@ steps:
 fn unknown_input_type() {
     let stderr = invalid(
         "inputtype",
-        "inputs:\n  count: { type: integr }\nsteps:\n  - id: a\n    shell: echo a\n",
+        &unindent(
+            r#"
+            inputs:
+              count: { type: integr }
+            steps:
+              - id: a
+                shell: echo a
+            "#,
+        ),
     );
     points_at(&stderr, "inputtype", 2, 18);
     assert!(stderr.contains("unknown input type `integr`"), "{stderr}");
@@ -445,7 +558,15 @@ fn unknown_input_type() {
 fn default_not_matching_type() {
     let stderr = invalid(
         "deftype",
-        "inputs:\n  count: { type: int, default: three }\nsteps:\n  - id: a\n    shell: echo a\n",
+        &unindent(
+            r#"
+            inputs:
+              count: { type: int, default: three }
+            steps:
+              - id: a
+                shell: echo a
+            "#,
+        ),
     );
     points_at(&stderr, "deftype", 2, 32);
     snapshot!("default_not_matching_type", stderr);
@@ -455,15 +576,17 @@ fn default_not_matching_type() {
 fn default_not_matching_pattern() {
     let stderr = invalid(
         "defpattern",
-        "\
-inputs:
-  version:
-    pattern: '^v\\d+\\.\\d+\\.\\d+$'
-    default: \"1.2\"
-steps:
-  - id: a
-    shell: echo a
-",
+        &unindent(
+            r#"
+            inputs:
+              version:
+                pattern: '^v\d+\.\d+\.\d+$'
+                default: "1.2"
+            steps:
+              - id: a
+                shell: echo a
+            "#,
+        ),
     );
     points_at(&stderr, "defpattern", 4, 14);
     assert!(stderr.contains("doesn't match the pattern"), "{stderr}");
@@ -474,7 +597,14 @@ steps:
 fn retry_with_zero_attempts() {
     let stderr = invalid(
         "retry0",
-        "steps:\n  - id: a\n    shell: echo a\n    retry: { attempts: 0, delay: 1s }\n",
+        &unindent(
+            r#"
+            steps:
+              - id: a
+                shell: echo a
+                retry: { attempts: 0, delay: 1s }
+            "#,
+        ),
     );
     points_at(&stderr, "retry0", 4, 24);
     snapshot!("retry_with_zero_attempts", stderr);
@@ -486,17 +616,19 @@ fn undeclared_input_and_secret() {
     // (declared) name: only the read inside `{{ }}` is the problem.
     let stderr = invalid(
         "undeclared",
-        "\
-inputs:
-  version: { default: 1.0.0 }
-  verbose: { type: bool, default: false }
-secrets: [DEPLOY_TOKEN]
-steps:
-  - id: deploy
-    shell: echo inputs.ver {{ inputs.version }} {{ inputs.ver }}
-  - id: notify
-    shell: 'curl -H \"Authorization: {{ secrets.DEPLOY_TOKN }}\" {{ secrets.SLACK_URL }}'
-",
+        &unindent(
+            r#"
+            inputs:
+              version: { default: 1.0.0 }
+              verbose: { type: bool, default: false }
+            secrets: [DEPLOY_TOKEN]
+            steps:
+              - id: deploy
+                shell: echo inputs.ver {{ inputs.version }} {{ inputs.ver }}
+              - id: notify
+                shell: 'curl -H "Authorization: {{ secrets.DEPLOY_TOKN }}" {{ secrets.SLACK_URL }}'
+            "#,
+        ),
     );
     points_at(&stderr, "undeclared", 7, 52);
     points_at(&stderr, "undeclared", 9, 40);
@@ -513,27 +645,29 @@ steps:
 fn every_error_is_reported_at_once() {
     let stderr = invalid(
         "many",
-        "\
-name: Many
-descripton: everything wrong at once
-inputs:
-  n: { type: int, default: lots }
-steps:
-  - id: build
-    shell: make
-    timeout: 5 parsecs
-  - id: test
-    neds: [build]
-    shell: make test {{ inputs.nope }}
-  - id: flaky
-    shell: ./flaky.sh
-    retry: { attempts: 0, backoff: linear }
-  - id: build
-    sleep: 1s
-  - id: report
-    needs: [tset]
-    shell: echo {{ steps.later.stdout }}
-",
+        &unindent(
+            r#"
+            name: Many
+            descripton: everything wrong at once
+            inputs:
+              n: { type: int, default: lots }
+            steps:
+              - id: build
+                shell: make
+                timeout: 5 parsecs
+              - id: test
+                neds: [build]
+                shell: make test {{ inputs.nope }}
+              - id: flaky
+                shell: ./flaky.sh
+                retry: { attempts: 0, backoff: linear }
+              - id: build
+                sleep: 1s
+              - id: report
+                needs: [tset]
+                shell: echo {{ steps.later.stdout }}
+            "#,
+        ),
     );
     let expected = [
         (1, 7),   // invalid runbook name `Many`
@@ -567,16 +701,18 @@ fn valid_runbook_is_ok() {
     let project = Project::with_retry_until();
     project.runbook(
         "fine",
-        "\
-inputs:
-  who: { default: world }
-steps:
-  - id: greet
-    shell: echo hello {{ inputs.who }}
-  - id: wait
-    uses: retry-until
-    with: { command: \"test -n {{ steps.greet.stdout }}\" }
-",
+        &unindent(
+            r#"
+            inputs:
+              who: { default: world }
+            steps:
+              - id: greet
+                shell: echo hello {{ inputs.who }}
+              - id: wait
+                uses: retry-until
+                with: { command: "test -n {{ steps.greet.stdout }}" }
+            "#,
+        ),
     );
     let out = validate(&project, "fine").stdout("").run();
     assert!(out.stderr.starts_with("ok:"), "{}", out.stderr);

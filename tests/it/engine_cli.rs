@@ -1,7 +1,7 @@
 //! `steward run` as a command: exit codes, input and secret validation,
 //! the JSON report, text output for non-TTY use, and the repo's quickstart.
 
-use crate::support::{Project, unique};
+use crate::support::{Project, unindent, unique};
 use serde_json::Value;
 
 const OK_RUNBOOK: &str = r#"
@@ -103,7 +103,13 @@ fn success_exits_0_with_the_json_report_shape() {
 fn a_failed_step_exits_1() {
     let p = Project::with_runbook(
         "bad",
-        "steps:\n  - id: boom\n    shell: echo 'it broke' >&2; exit 4\n",
+        &unindent(
+            r#"
+            steps:
+              - id: boom
+                shell: echo 'it broke' >&2; exit 4
+            "#,
+        ),
     );
     let out = p.run_json("bad", &[]);
     out.expect_code(1);
@@ -187,7 +193,13 @@ fn missing_secrets_are_named_with_input_problems_and_exit_2() {
     let p = Project::with_runbook(
         "secret",
         &format!(
-            "inputs:\n  who: {{ type: string, required: true }}\nsecrets: [{a}, {b}]\nsteps:\n  - id: mark\n    shell: touch ran.marker\n"
+            r#"inputs:
+  who: {{ type: string, required: true }}
+secrets: [{a}, {b}]
+steps:
+  - id: mark
+    shell: touch ran.marker
+"#
         ),
     );
     let out = p.run_json("secret", &[]);
@@ -215,7 +227,16 @@ fn missing_secrets_are_named_with_input_problems_and_exit_2() {
 
 #[test]
 fn an_invalid_runbook_exits_2() {
-    let p = Project::with_runbook("broken", "stepz:\n  - id: a\n    shell: touch ran.marker\n");
+    let p = Project::with_runbook(
+        "broken",
+        &unindent(
+            r#"
+            stepz:
+              - id: a
+                shell: touch ran.marker
+            "#,
+        ),
+    );
     let out = p.run("broken", &[]);
     out.expect_code(2);
     assert!(out.stderr.contains("stepz"), "{}", out.stderr);

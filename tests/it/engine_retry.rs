@@ -25,7 +25,11 @@ fn a_flaky_step_succeeds_on_its_third_attempt() {
     let p = Project::with_runbook(
         "flaky",
         &format!(
-            "steps:\n  - id: flaky\n    shell: {}\n    retry: {{ attempts: 5, delay: 50ms }}\n",
+            r#"steps:
+  - id: flaky
+    shell: {}
+    retry: {{ attempts: 5, delay: 50ms }}
+"#,
             counting("flaky", 3, 1)
         ),
     );
@@ -54,7 +58,11 @@ fn exponential_backoff_doubles_the_delay() {
     let p = Project::with_runbook(
         "expo",
         &format!(
-            "steps:\n  - id: expo\n    shell: {}\n    retry: {{ attempts: 4, delay: 150ms, backoff: exponential }}\n",
+            r#"steps:
+  - id: expo
+    shell: {}
+    retry: {{ attempts: 4, delay: 150ms, backoff: exponential }}
+"#,
             counting("expo", 99, 1)
         ),
     );
@@ -81,7 +89,11 @@ fn max_delay_caps_exponential_backoff() {
     let p = Project::with_runbook(
         "capped",
         &format!(
-            "steps:\n  - id: capped\n    shell: {}\n    retry: {{ attempts: 5, delay: 200ms, backoff: exponential, max_delay: 250ms }}\n",
+            r#"steps:
+  - id: capped
+    shell: {}
+    retry: {{ attempts: 5, delay: 200ms, backoff: exponential, max_delay: 250ms }}
+"#,
             counting("capped", 99, 1)
         ),
     );
@@ -169,7 +181,11 @@ fn the_retry_deadline_bounds_the_whole_loop() {
     let p = Project::with_runbook(
         "deadline",
         &format!(
-            "steps:\n  - id: stubborn\n    shell: {}\n    retry: {{ attempts: 100, delay: 200ms, deadline: 700ms }}\n",
+            r#"steps:
+  - id: stubborn
+    shell: {}
+    retry: {{ attempts: 100, delay: 200ms, deadline: 700ms }}
+"#,
             counting("stubborn", 1000, 1)
         ),
     );

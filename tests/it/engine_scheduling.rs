@@ -9,7 +9,9 @@ use crate::support::Project;
 fn timed(id: &str, needs: Option<&str>, secs: f64) -> String {
     let needs = needs.map_or(String::new(), |n| format!("    needs: {n}\n"));
     format!(
-        "  - id: {id}\n{needs}    shell: date +%s.%N > {id}.start; sleep {secs}; date +%s.%N > {id}.end\n"
+        r#"  - id: {id}
+{needs}    shell: date +%s.%N > {id}.start; sleep {secs}; date +%s.%N > {id}.end
+"#
     )
 }
 

@@ -5,7 +5,7 @@
 use std::os::unix::fs::PermissionsExt;
 
 use crate::support;
-use crate::support::{Project, unique};
+use crate::support::{Project, unindent, unique};
 
 /// Every place a run could leak to: the command's output and the audit trail.
 fn everything(p: &Project, out: &support::Outcome) -> String {
@@ -166,7 +166,14 @@ steps:
 fn a_secrets_file_others_can_read_is_refused() {
     let p = Project::with_runbook(
         "filed",
-        "secrets: [FILE_TOKEN]\nsteps:\n  - id: use\n    shell: touch ran.marker\n",
+        &unindent(
+            r#"
+            secrets: [FILE_TOKEN]
+            steps:
+              - id: use
+                shell: touch ran.marker
+            "#,
+        ),
     );
     let file = p.write("secrets.env", "FILE_TOKEN=abcdef123\n");
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();

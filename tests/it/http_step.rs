@@ -6,7 +6,7 @@ use crate::support::net;
 
 use std::time::Duration;
 
-use crate::support::{Outcome, Project, unique};
+use crate::support::{Outcome, Project, unindent, unique};
 use net::http::{Reply, Server};
 use net::tls::TestCa;
 use serde_json::json;
@@ -78,7 +78,11 @@ fn the_http_health_step_template_polls_until_healthy() {
     p.runbook(
         "uses",
         &format!(
-            "steps:\n  - id: healthy\n    uses: http-health\n    with: {{ url: \"{}\", delay: 20ms, timeout: 2s }}\n",
+            r#"steps:
+  - id: healthy
+    uses: http-health
+    with: {{ url: "{}", delay: 20ms, timeout: 2s }}
+"#,
             server.url("/health")
         ),
     );
@@ -94,7 +98,11 @@ fn an_endpoint_that_never_recovers_fails_with_the_last_status_and_body() {
     let p = Project::with_runbook(
         "down",
         &format!(
-            "steps:\n  - id: up\n    http: {}\n    retry: {{ attempts: 3, delay: 10ms, on: [{{ status: [5xx] }}] }}\n",
+            r#"steps:
+  - id: up
+    http: {}
+    retry: {{ attempts: 3, delay: 10ms, on: [{{ status: [5xx] }}] }}
+"#,
             server.url("/health")
         ),
     );
@@ -125,7 +133,12 @@ fn an_assert_that_never_holds_shows_the_last_answer() {
     let p = Project::with_runbook(
         "never",
         &format!(
-            "steps:\n  - id: up\n    http: {}\n    assert: \"result.json.status == 'healthy'\"\n    retry: {{ attempts: 3, delay: 10ms }}\n",
+            r#"steps:
+  - id: up
+    http: {}
+    assert: "result.json.status == 'healthy'"
+    retry: {{ attempts: 3, delay: 10ms }}
+"#,
             server.url("/health")
         ),
     );
@@ -146,7 +159,11 @@ fn a_hanging_server_trips_the_request_timeout() {
     let p = Project::with_runbook(
         "hang",
         &format!(
-            "steps:\n  - id: slow\n    http: {{ url: \"{}\", timeout: 300ms }}\n    retry: {{ attempts: 2, delay: 10ms, on: [timeout] }}\n",
+            r#"steps:
+  - id: slow
+    http: {{ url: "{}", timeout: 300ms }}
+    retry: {{ attempts: 2, delay: 10ms, on: [timeout] }}
+"#,
             server.url("/slow")
         ),
     );
@@ -200,7 +217,13 @@ steps:
 fn an_unknown_host_is_a_dns_failure() {
     let p = Project::with_runbook(
         "dns",
-        "steps:\n  - id: dns\n    http: http://no-such-host.invalid/health\n",
+        &unindent(
+            r#"
+            steps:
+              - id: dns
+                http: http://no-such-host.invalid/health
+            "#,
+        ),
     );
     let out = p.run_json("dns", &[]);
     out.expect_code(1);
@@ -370,7 +393,13 @@ fn a_large_body_is_bounded() {
     let server = Server::start(|_, _| Reply::text(200, &"x".repeat(3 * 1024 * 1024)));
     let p = Project::with_runbook(
         "big",
-        &format!("steps:\n  - id: big\n    http: {}\n", server.url("/big")),
+        &format!(
+            r#"steps:
+  - id: big
+    http: {}
+"#,
+            server.url("/big")
+        ),
     );
     let out = p.run_json("big", &[]);
     out.expect_code(0);
@@ -461,7 +490,10 @@ fn dry_run_shows_the_request_without_sending_it() {
     let p = Project::with_runbook(
         "dry",
         &format!(
-            "steps:\n  - id: ping\n    http: {{ url: \"{}\", json: {{ a: 1 }} }}\n",
+            r#"steps:
+  - id: ping
+    http: {{ url: "{}", json: {{ a: 1 }} }}
+"#,
             server.url("/ping")
         ),
     );

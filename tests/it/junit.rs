@@ -2,7 +2,7 @@
 //! per step, written whatever the run's status, read back with a real XML
 //! parser.
 
-use crate::support::{Project, unique};
+use crate::support::{Project, unindent, unique};
 
 /// One `<testcase>` as read back.
 #[derive(Debug)]
@@ -159,7 +159,17 @@ fn a_failed_run_lists_every_step_with_failures_and_skips() {
 fn a_succeeded_run_creates_the_folders_and_leaves_no_temporary_file() {
     let p = Project::with_runbook(
         "fine",
-        "steps:\n  - id: one\n    shell: echo 1\n  - id: two\n    needs: [one]\n    retry: { attempts: 2, delay: 10ms }\n    shell: echo 2\n",
+        &unindent(
+            r#"
+            steps:
+              - id: one
+                shell: echo 1
+              - id: two
+                needs: [one]
+                retry: { attempts: 2, delay: 10ms }
+                shell: echo 2
+            "#,
+        ),
     );
     p.run("fine", &["--junit", "ci/reports/steward.xml"])
         .expect_code(0);
@@ -225,7 +235,15 @@ steps:
 fn a_run_error_no_step_carries_is_a_run_case() {
     let p = Project::with_runbook(
         "outputs",
-        "steps:\n  - id: ok\n    shell: echo hi\noutputs:\n  missing: \"{{ steps.ok.outputs.nope }}\"\n",
+        &unindent(
+            r#"
+            steps:
+              - id: ok
+                shell: echo hi
+            outputs:
+              missing: "{{ steps.ok.outputs.nope }}"
+            "#,
+        ),
     );
     let out = p.run_json("outputs", &["--junit", "out.xml"]);
     out.expect_code(1);
@@ -241,7 +259,17 @@ fn a_run_error_no_step_carries_is_a_run_case() {
 fn a_timed_out_run_still_writes_the_report() {
     let p = Project::with_runbook(
         "slow",
-        "timeout: 300ms\nsteps:\n  - id: slow\n    shell: sleep 30\n  - id: later\n    needs: [slow]\n    shell: echo never\n",
+        &unindent(
+            r#"
+            timeout: 300ms
+            steps:
+              - id: slow
+                shell: sleep 30
+              - id: later
+                needs: [slow]
+                shell: echo never
+            "#,
+        ),
     );
     p.run("slow", &["--junit", "slow.xml"]).expect_code(3);
     let junit = Junit::read(&p, "slow.xml");
@@ -254,7 +282,16 @@ fn a_timed_out_run_still_writes_the_report() {
 
 #[test]
 fn a_report_that_cannot_be_written_fails_only_a_succeeded_run() {
-    let p = Project::with_runbook("fine", "steps:\n  - id: one\n    shell: echo 1\n");
+    let p = Project::with_runbook(
+        "fine",
+        &unindent(
+            r#"
+            steps:
+              - id: one
+                shell: echo 1
+            "#,
+        ),
+    );
     p.write("blocker", "a file, not a folder");
     let out = p.run("fine", &["--junit", "blocker/report.xml"]);
     out.expect_code(1);
@@ -268,7 +305,14 @@ fn a_report_that_cannot_be_written_fails_only_a_succeeded_run() {
     // A run that did not succeed keeps its own exit code.
     p.runbook(
         "slow",
-        "timeout: 200ms\nsteps:\n  - id: slow\n    shell: sleep 30\n",
+        &unindent(
+            r#"
+            timeout: 200ms
+            steps:
+              - id: slow
+                shell: sleep 30
+            "#,
+        ),
     );
     std::fs::create_dir_all(p.file("a-folder")).unwrap();
     let out = p.run("slow", &["--junit", "a-folder"]);
@@ -289,7 +333,16 @@ fn a_report_that_cannot_be_written_fails_only_a_succeeded_run() {
 
 #[test]
 fn junit_does_not_go_with_dry_run() {
-    let p = Project::with_runbook("fine", "steps:\n  - id: one\n    shell: echo 1\n");
+    let p = Project::with_runbook(
+        "fine",
+        &unindent(
+            r#"
+            steps:
+              - id: one
+                shell: echo 1
+            "#,
+        ),
+    );
     p.run("fine", &["--dry-run", "--junit", "out.xml"])
         .expect_code(2);
     assert!(!p.exists("out.xml"));

@@ -5,7 +5,7 @@
 
 use crate::support::net;
 
-use crate::support::{Outcome, Project, unique};
+use crate::support::{Outcome, Project, unindent, unique};
 use hmac::{Hmac, Mac};
 use net::http::{Reply, Request, Server};
 use net::smtp::SmtpServer;
@@ -183,7 +183,11 @@ fn a_failing_receiver_is_retried_by_status() {
     let p = Project::with_runbook(
         "retry",
         &format!(
-            "steps:\n  - id: hook\n    notify: {{ webhook: \"{}\", text: hi }}\n    retry: {{ attempts: 3, delay: 10ms, on: [{{ status: [5xx] }}] }}\n",
+            r#"steps:
+  - id: hook
+    notify: {{ webhook: "{}", text: hi }}
+    retry: {{ attempts: 3, delay: 10ms, on: [{{ status: [5xx] }}] }}
+"#,
             hook.url("/h")
         ),
     );
@@ -378,7 +382,15 @@ fn email_over_starttls_with_a_test_ca() {
 fn plain_smtp_is_refused_beyond_loopback() {
     let p = Project::with_runbook(
         "remote",
-        "steps:\n  - id: mail\n    notify:\n      email: { to: a@example.com, from: b@example.com, server: mail.example.invalid, tls: none }\n      text: hi\n",
+        &unindent(
+            r#"
+            steps:
+              - id: mail
+                notify:
+                  email: { to: a@example.com, from: b@example.com, server: mail.example.invalid, tls: none }
+                  text: hi
+            "#,
+        ),
     );
     let out = p.run_json("remote", &[]);
     out.expect_code(1);

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::support;
-use crate::support::{Project, Spawned, wait_for};
+use crate::support::{Project, Spawned, unindent, wait_for};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -125,7 +125,16 @@ fn at_a_terminal_the_run_asks() {
 fn logs_follow_prints_lines_until_the_run_ends() {
     let p = Project::with_runbook(
         "chatty",
-        "steps:\n  - id: talk\n    shell: |\n      echo before\n      while [ ! -f go ]; do sleep 0.05; done\n      echo after\n",
+        &unindent(
+            r#"
+            steps:
+              - id: talk
+                shell: |
+                  echo before
+                  while [ ! -f go ]; do sleep 0.05; done
+                  echo after
+            "#,
+        ),
     );
     let run = p.spawn(&["run", "chatty"]);
     wait_for("the run to start", LIMIT, || {
@@ -203,7 +212,15 @@ fn yes_pre_approves_and_says_so_and_a_timeout_fails() {
 
     p.runbook(
         "slow",
-        "steps:\n  - id: gate\n    approval: { message: go?, timeout: 300ms }\n  - id: after\n    shell: touch after\n",
+        &unindent(
+            r#"
+            steps:
+              - id: gate
+                approval: { message: go?, timeout: 300ms }
+              - id: after
+                shell: touch after
+            "#,
+        ),
     );
     let out = p.run_json("slow", &[]);
     out.expect_code(1);
@@ -379,12 +396,48 @@ fn a_runbook_step_starts_a_linked_child_run() {
 
 #[test]
 fn runbook_steps_are_checked_at_compile_time() {
-    let p = Project::with_runbook("a", "steps:\n  - id: to-b\n    runbook: b\n");
-    p.runbook("b", "steps:\n  - id: to-c\n    runbook: c\n");
-    p.runbook("c", "steps:\n  - id: back\n    runbook: a\n");
+    let p = Project::with_runbook(
+        "a",
+        &unindent(
+            r#"
+            steps:
+              - id: to-b
+                runbook: b
+            "#,
+        ),
+    );
+    p.runbook(
+        "b",
+        &unindent(
+            r#"
+            steps:
+              - id: to-c
+                runbook: c
+            "#,
+        ),
+    );
+    p.runbook(
+        "c",
+        &unindent(
+            r#"
+            steps:
+              - id: back
+                runbook: a
+            "#,
+        ),
+    );
     p.runbook(
         "d",
-        "steps:\n  - id: x\n    runbook: greet\n    inputs: { nmae: y }\n  - id: y\n    runbook: nope\n",
+        &unindent(
+            r#"
+            steps:
+              - id: x
+                runbook: greet
+                inputs: { nmae: y }
+              - id: y
+                runbook: nope
+            "#,
+        ),
     );
     p.runbook("greet", CHILD);
     let out = p.steward(&["validate"]);
@@ -422,11 +475,25 @@ fn a_child_run_shares_the_concurrency_key_its_parent_holds() {
     // with `on_conflict: fail`, fail at once).
     let p = Project::with_runbook(
         "parent",
-        "concurrency: deploy-production\nsteps:\n  - id: call\n    runbook: child\n",
+        &unindent(
+            r#"
+            concurrency: deploy-production
+            steps:
+              - id: call
+                runbook: child
+            "#,
+        ),
     );
     p.runbook(
         "child",
-        "concurrency: { key: deploy-production, on_conflict: fail }\nsteps:\n  - id: work\n    shell: touch child-ran\n",
+        &unindent(
+            r#"
+            concurrency: { key: deploy-production, on_conflict: fail }
+            steps:
+              - id: work
+                shell: touch child-ran
+            "#,
+        ),
     );
     let out = p.run_json("parent", &[]);
     out.expect_code(0);
@@ -434,7 +501,14 @@ fn a_child_run_shares_the_concurrency_key_its_parent_holds() {
     // Another run is still kept out while the parent holds the key.
     p.runbook(
         "slow",
-        "concurrency: deploy-production\nsteps:\n  - id: wait\n    shell: while [ ! -f go ]; do sleep 0.05; done\n",
+        &unindent(
+            r#"
+            concurrency: deploy-production
+            steps:
+              - id: wait
+                shell: while [ ! -f go ]; do sleep 0.05; done
+            "#,
+        ),
     );
     let holder = p.spawn(&["run", "slow"]);
     wait_for("the holder to run", LIMIT, || {

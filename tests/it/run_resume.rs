@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::support::{Project, wait_for};
+use crate::support::{Project, unindent, wait_for};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
@@ -137,7 +137,16 @@ fn resume_refuses_unknown_and_live_runs() {
 
 #[test]
 fn a_tampered_store_row_fails_audit_verify() {
-    let p = Project::with_runbook("quick", "steps:\n  - id: a\n    shell: echo hello\n");
+    let p = Project::with_runbook(
+        "quick",
+        &unindent(
+            r#"
+            steps:
+              - id: a
+                shell: echo hello
+            "#,
+        ),
+    );
     let id = p.run_json("quick", &[]).run_id();
     p.steward(&["audit", "verify", &id]).expect_code(0);
     let db = rusqlite::Connection::open(p.path().join(".steward/steward.db")).unwrap();

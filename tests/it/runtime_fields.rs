@@ -4,7 +4,7 @@
 //! login.
 
 use crate::support;
-use crate::support::net;
+use crate::support::{net, unindent};
 
 use crate::support::Project;
 use net::smtp::SmtpServer;
@@ -53,11 +53,23 @@ fn an_approval_timeout_can_come_from_an_input() {
 fn a_templated_approval_timeout_is_checked_when_compiled() {
     let p = Project::with_runbook(
         "gate",
-        "steps:\n  - id: gate\n    approval: { message: go?, timeout: \"{{ inputs.wiat }}\" }\n",
+        &unindent(
+            r#"
+            steps:
+              - id: gate
+                approval: { message: go?, timeout: "{{ inputs.wiat }}" }
+            "#,
+        ),
     );
     p.runbook(
         "literal",
-        "steps:\n  - id: gate\n    approval: { message: go?, timeout: soon }\n",
+        &unindent(
+            r#"
+            steps:
+              - id: gate
+                approval: { message: go?, timeout: soon }
+            "#,
+        ),
     );
     let out = p.steward(&["validate"]);
     out.expect_code(2);

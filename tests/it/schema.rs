@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::support::{Test, repo};
+use crate::support::{Test, repo, unindent};
 use serde_json::{Map, Value};
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -163,17 +163,40 @@ fn schemas_reject_what_the_compiler_rejects() {
     let template = validator("step-template.schema.json");
     let parse = |text: &str| yaml_to_json(&YamlLoader::load_from_str(text).unwrap()[0]);
 
-    let ok = parse("steps:\n  - id: a\n    shell: echo a\n    retry: { attempts: 3, delay: 1s }\n");
+    let ok = parse(&unindent(
+        r#"
+        steps:
+          - id: a
+            shell: echo a
+            retry: { attempts: 3, delay: 1s }
+        "#,
+    ));
     assert_eq!(problems(&runbook, &ok), Vec::<String>::new());
     for bad in [
         // An unknown key, top-level and in a step.
-        "playbook: x\nsteps: []\n",
-        "steps:\n  - id: a\n    neds: []\n    shell: echo a\n",
+        r#"playbook: x
+steps: []
+"#,
+        r#"steps:
+  - id: a
+    neds: []
+    shell: echo a
+"#,
         // Wrong shapes.
         "steps: { id: a }\n",
-        "steps:\n  - id: a\n    needs: a\n    shell: x\n",
-        "inputs:\n  n: { type: int, required: maybe }\n",
-        "steps:\n  - id: a\n    retry: { attempts: 3, delya: 1s }\n    shell: x\n",
+        r#"steps:
+  - id: a
+    needs: a
+    shell: x
+"#,
+        r#"inputs:
+  n: { type: int, required: maybe }
+"#,
+        r#"steps:
+  - id: a
+    retry: { attempts: 3, delya: 1s }
+    shell: x
+"#,
     ] {
         assert!(
             !problems(&runbook, &parse(bad)).is_empty(),
@@ -185,7 +208,16 @@ fn schemas_reject_what_the_compiler_rejects() {
         "`step` is required"
     );
     assert!(
-        !problems(&template, &parse("step: { shell: x }\nparms: {}\n")).is_empty(),
+        !problems(
+            &template,
+            &parse(&unindent(
+                r#"
+                step: { shell: x }
+                parms: {}
+                "#
+            ))
+        )
+        .is_empty(),
         "unknown template key"
     );
 }

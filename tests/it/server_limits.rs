@@ -3,7 +3,7 @@
 //! cut the requests that last as long as their run).
 
 use crate::support;
-use crate::support::serve;
+use crate::support::{serve, unindent};
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -225,7 +225,16 @@ fn waiting_for_a_run_and_its_event_stream_outlast_the_request_limit() {
 #[test]
 fn a_request_not_answered_in_time_gets_503() {
     let p = project();
-    p.runbook("quick", "steps:\n  - id: x\n    shell: \"true\"\n");
+    p.runbook(
+        "quick",
+        &unindent(
+            r#"
+            steps:
+              - id: x
+                shell: "true"
+            "#,
+        ),
+    );
     let server = start(&p);
     let start_quick = || {
         server
@@ -292,7 +301,12 @@ fn bad_limits_are_refused_at_start_naming_the_field() {
     let p = Project::new();
     p.write(
         "steward.yaml",
-        "server:\n  rate_limit: { requests: 0, per: 1m }\n",
+        &unindent(
+            r#"
+            server:
+              rate_limit: { requests: 0, per: 1m }
+            "#,
+        ),
     );
     let out = p.steward(&["serve", "--listen", "127.0.0.1:0"]);
     assert_ne!(out.code, 0);
@@ -303,7 +317,15 @@ fn bad_limits_are_refused_at_start_naming_the_field() {
         out.stderr
     );
 
-    p.write("steward.yaml", "server:\n  timeouts: { body: soon }\n");
+    p.write(
+        "steward.yaml",
+        &unindent(
+            r#"
+            server:
+              timeouts: { body: soon }
+            "#,
+        ),
+    );
     let out = p.steward(&["serve", "--listen", "127.0.0.1:0"]);
     assert_ne!(out.code, 0);
     assert!(

@@ -2,7 +2,7 @@
 //! runs it covers, however many runs of other runbooks are newer (it reads
 //! more of the store in rounds rather than every run at once).
 
-use crate::support::serve;
+use crate::support::{serve, unindent};
 
 use crate::support::Project;
 use reqwest::StatusCode;
@@ -63,8 +63,26 @@ fn list(server: &serve::Served, token: &str, query: &str) -> Vec<(String, String
 fn a_narrow_token_lists_its_newest_runs_behind_many_others() {
     let p = Project::new();
     p.write("steward.yaml", CONFIG);
-    p.runbook("covered", "steps:\n  - id: a\n    shell: \"true\"\n");
-    p.runbook("other", "steps:\n  - id: a\n    shell: \"true\"\n");
+    p.runbook(
+        "covered",
+        &unindent(
+            r#"
+            steps:
+              - id: a
+                shell: "true"
+            "#,
+        ),
+    );
+    p.runbook(
+        "other",
+        &unindent(
+            r#"
+            steps:
+              - id: a
+                shell: "true"
+            "#,
+        ),
+    );
     let server = serve::Served::start(
         &p,
         &[("ALL_TOKEN", ALL_TOKEN), ("NARROW_TOKEN", NARROW_TOKEN)],

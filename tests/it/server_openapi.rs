@@ -3,7 +3,7 @@
 //! is documented, every documented one is routed, and each documented operation
 //! reaches a handler rather than the router's fallback 404.
 
-use crate::support::serve;
+use crate::support::{serve, unindent};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -185,9 +185,25 @@ fn every_documented_operation_reaches_a_handler() {
     let p = Project::new();
     p.write(
         "steward.yaml",
-        "server:\n  tokens:\n    - name: ci\n      secret: CI_TOKEN\n",
+        &unindent(
+            r#"
+            server:
+              tokens:
+                - name: ci
+                  secret: CI_TOKEN
+            "#,
+        ),
     );
-    p.runbook("hello", "steps:\n  - id: greet\n    shell: \"true\"\n");
+    p.runbook(
+        "hello",
+        &unindent(
+            r#"
+            steps:
+              - id: greet
+                shell: "true"
+            "#,
+        ),
+    );
     let server = serve::Served::start(&p, &[("CI_TOKEN", "openapi-test-token")], &[]);
 
     // A wrong path does get the fallback, so the check below means something.

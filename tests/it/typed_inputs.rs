@@ -3,7 +3,7 @@
 //! step template's typed parameters; for a child run, from the inputs its
 //! parent gives it; checked by `steward validate`.
 
-use crate::support::Project;
+use crate::support::{Project, unindent};
 
 const RUNBOOK: &str = r#"
 inputs:
@@ -73,7 +73,14 @@ fn a_child_run_gets_the_inputs_its_parent_gives() {
     let p = project();
     p.runbook(
         "parent",
-        "steps:\n  - id: call\n    runbook: typed\n    inputs: { tries: 2, limit: 200ms }\n",
+        &unindent(
+            r#"
+            steps:
+              - id: call
+                runbook: typed
+                inputs: { tries: 2, limit: 200ms }
+            "#,
+        ),
     );
     let out = p.run_json("parent", &[]);
     out.expect_code(0);
@@ -85,7 +92,17 @@ fn a_child_run_gets_the_inputs_its_parent_gives() {
 fn validate_wants_a_default_for_an_input_a_typed_field_reads() {
     let p = Project::with_runbook(
         "bad",
-        "inputs:\n  n: { type: int }\nsteps:\n  - id: a\n    shell: exit 0\n    retry: { attempts: \"{{ inputs.n }}\" }\n    timeout: \"{{ vars.x }}\"\n",
+        &unindent(
+            r#"
+            inputs:
+              n: { type: int }
+            steps:
+              - id: a
+                shell: exit 0
+                retry: { attempts: "{{ inputs.n }}" }
+                timeout: "{{ vars.x }}"
+            "#,
+        ),
     );
     let out = p.steward(&["validate"]);
     out.expect_code(2);
