@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::support::{Outcome, Project};
+use crate::support::{Outcome, Project, touch};
 use pg::ScratchDb;
 
 /// A password in the connection string: the local server trusts the login
@@ -57,14 +57,6 @@ fn run(p: &Project, db: &ScratchDb, args: &[&str]) -> Outcome {
 fn assert_scratch_dropped(out: &Outcome) {
     let name = format!("steward_verify_{}", out.run_id().replace('-', ""));
     assert!(!pg::database_exists(&name), "{name} was left behind");
-}
-
-fn assert_no_leak(p: &Project, out: &Outcome) {
-    let mut all = out.all_output();
-    for run in p.run_ids() {
-        all.push_str(&std::fs::read_to_string(p.audit_path(&run)).unwrap_or_default());
-    }
-    assert!(!all.contains(PASSWORD), "the password leaked");
 }
 
 /// A webhook receiver on 127.0.0.1: the body of the first POST, within 30 s.
@@ -116,17 +108,6 @@ fn webhook() -> (String, mpsc::Receiver<String>) {
         }
     });
     (url, rx)
-}
-
-fn touch(path: &std::path::Path, when: &str) {
-    std::fs::write(path, b"old").unwrap();
-    let ok = Command::new("touch")
-        .arg("-d")
-        .arg(when)
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(ok.success());
 }
 
 #[test]
@@ -188,7 +169,7 @@ fn a_fresh_dump_of_a_seeded_database_verifies() {
         serde_json::from_str(&received.recv_timeout(Duration::from_secs(10)).unwrap()).unwrap();
     assert_eq!(body["status"], "succeeded");
     assert_eq!(body["severity"], "info");
-    assert_no_leak(&p, &out);
+    p.assert_no_leak(&out, &[PASSWORD]);
 
     // Only the named tables.
     let out = run(&p, &db, &["-i", "tables=users, orders"]);
@@ -298,7 +279,7 @@ fn a_dump_that_lost_rows_fails_naming_the_table() {
         "{}",
         out.stderr
     );
-    assert_no_leak(&p, &out);
+    p.assert_no_leak(&out, &[PASSWORD]);
 }
 
 #[test]
@@ -357,5 +338,5 @@ fn a_damaged_or_cut_archive_fails_before_any_restore() {
         "{}",
         out.error("source_counts")
     );
-    assert_no_leak(&p, &out);
+    p.assert_no_leak(&out, &[PASSWORD]);
 }

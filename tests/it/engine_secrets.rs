@@ -4,17 +4,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::support;
 use crate::support::{Project, unindent, unique};
-
-/// Every place a run could leak to: the command's output and the audit trail.
-fn everything(p: &Project, out: &support::Outcome) -> String {
-    let mut all = out.all_output();
-    for run in p.run_ids() {
-        all.push_str(&std::fs::read_to_string(p.audit_path(&run)).unwrap_or_default());
-    }
-    all
-}
 
 fn assert_never_in(haystack: &str, needle: &str) {
     if let Some(at) = haystack.find(needle) {
@@ -70,7 +60,7 @@ fn a_secret_from_the_environment_is_masked_everywhere() {
             secret,
             "the step gets the real value"
         );
-        assert_never_in(&everything(&p, &out), &secret);
+        assert_never_in(&p.everything(&out), &secret);
         assert!(out.all_output().contains("***"));
         if let Some(report) = &out.json {
             let leak = &report["steps"]["leak"]["result"];
@@ -110,7 +100,7 @@ steps:
     });
     out.expect_code(0);
     assert_eq!(p.read("received.txt"), secret);
-    assert_never_in(&everything(&p, &out), &marker);
+    assert_never_in(&p.everything(&out), &marker);
 
     let dry = p.run_with("quoted", &["--dry-run"], |t| t.env("PASSWORD", &secret));
     dry.expect_code(0);
@@ -151,7 +141,7 @@ steps:
         "the environment wins over the file"
     );
     assert_eq!(out.step("use")["result"]["stdout"], "***\n");
-    assert_never_in(&everything(&p, &out), &from_file);
+    assert_never_in(&p.everything(&out), &from_file);
 
     // The same file named by steward.yaml.
     p.write("steward.yaml", "secrets_file: secrets.env\n");

@@ -6,19 +6,10 @@ use crate::support::net;
 
 use std::time::Duration;
 
-use crate::support::{Outcome, Project, unindent, unique};
+use crate::support::{Project, unindent, unique};
 use net::http::{Reply, Server};
 use net::tls::TestCa;
 use serde_json::json;
-
-/// Everything a run left: stdout, stderr and every audit trail.
-fn everything(p: &Project, out: &Outcome) -> String {
-    let mut all = out.all_output();
-    for run in p.run_ids() {
-        all.push_str(&std::fs::read_to_string(p.audit_path(&run)).unwrap_or_default());
-    }
-    all
-}
 
 /// The health endpoint of every operations guide: healthy on the third call.
 fn health_server() -> Server {
@@ -450,7 +441,7 @@ steps:
             t.env("API_TOKEN", &token).env("PASSWORD", &password)
         });
         out.expect_code(0);
-        let all = everything(&p, &out);
+        let all = p.everything(&out);
         for secret in [token.as_str(), password.as_str()] {
             assert!(!all.contains(secret), "`{secret}` leaked:\n{all}");
         }

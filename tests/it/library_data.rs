@@ -9,7 +9,7 @@ use crate::support::pg;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::support::{Outcome, Project, wait_for};
+use crate::support::{Outcome, Project, touch, wait_for};
 use net::http::{Reply, Server};
 use pg::ScratchDb;
 use serde_json::{Value, json};
@@ -39,28 +39,6 @@ fn run(p: &Project, runbook: &str, env: &[(&str, String)], args: &[&str]) -> Out
         t.envs(env.iter().map(|(k, v)| (k, v)))
             .timeout(Duration::from_secs(120))
     })
-}
-
-fn assert_no_leak(p: &Project, out: &Outcome, also: &[&str]) {
-    let mut all = out.all_output();
-    for run in p.run_ids() {
-        all.push_str(&std::fs::read_to_string(p.audit_path(&run)).unwrap_or_default());
-    }
-    for secret in [PASSWORD].iter().chain(also) {
-        assert!(!all.contains(secret), "{secret} leaked");
-    }
-}
-
-/// Creates (or empties) `path` and sets its modification time (`touch -d`).
-fn touch(path: &std::path::Path, when: &str) {
-    std::fs::write(path, b"old").unwrap();
-    let ok = Command::new("touch")
-        .arg("-d")
-        .arg(when)
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(ok.success());
 }
 
 fn sh(p: &Project, script: &str) -> String {
@@ -180,7 +158,7 @@ fn backup_dumps_copies_off_site_verifies_and_keeps_only_recent_dumps() {
     assert!(p.exists("backups/backup_recent.sql.gz"));
     assert!(p.exists("backups/notes.txt"));
     assert!(p.exists(&archive));
-    assert_no_leak(&p, &out, &[]);
+    p.assert_no_leak(&out, &[PASSWORD]);
 }
 
 #[test]
@@ -248,7 +226,7 @@ fn backup_without_a_target_stays_local_and_a_failed_copy_deletes_nothing() {
     assert_eq!(out.report()["outputs"]["removed"], 1);
     assert!(!p.exists("dumps/backup_20200101_000000.sql.gz"));
     assert!(p.exists(dump), "the previous run's dump is a day younger");
-    assert_no_leak(&p, &out, &[]);
+    p.assert_no_leak(&out, &[PASSWORD]);
 }
 
 // ---------------------------------------------------------- db-maintenance
@@ -393,7 +371,7 @@ fn db_maintenance_archives_vacuums_and_reports_before_and_after() {
         "{}",
         out.stderr
     );
-    assert_no_leak(&p, &out, &[]);
+    p.assert_no_leak(&out, &[PASSWORD]);
 
     // Again: nothing left to move; the archive table is reused.
     let out = run(
@@ -789,7 +767,7 @@ fn daily_checks_all_green_sends_an_ok_summary() {
         message.to_string().contains("info · `daily-checks`"),
         "{message}"
     );
-    assert_no_leak(&c.p, &out, &[SLACK_TOKEN]);
+    c.p.assert_no_leak(&out, &[PASSWORD, SLACK_TOKEN]);
 }
 
 #[test]
@@ -906,7 +884,7 @@ fn daily_checks_failing_checks_are_named_sent_and_exit_1() {
     assert!(text.contains("FAIL backup: the newest backup"), "{text}");
     assert!(text.contains("OK database: diet_plans: 0 rows, users: 7 rows"));
     assert!(text.contains("SKIP disk: not configured"));
-    assert_no_leak(&c.p, &out, &[SLACK_TOKEN]);
+    c.p.assert_no_leak(&out, &[PASSWORD, SLACK_TOKEN]);
 
     // The database itself unreachable: that check fails, the others run.
     let out = {
@@ -948,5 +926,5 @@ fn daily_checks_failing_checks_are_named_sent_and_exit_1() {
         "{}",
         detail(&out, "connections")
     );
-    assert_no_leak(&c.p, &out, &[]);
+    c.p.assert_no_leak(&out, &[PASSWORD]);
 }

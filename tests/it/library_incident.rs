@@ -150,15 +150,6 @@ fn events(outputs: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Every trace a run leaves: its output, its audit trails.
-fn everything(p: &Project, out: &Outcome) -> String {
-    let mut all = out.all_output();
-    for run in p.run_ids() {
-        all.push_str(&std::fs::read_to_string(p.audit_path(&run)).unwrap_or_default());
-    }
-    all
-}
-
 /// The application: one endpoint down (503, `critical`), one healthy, and a
 /// deploy list.
 fn app() -> Server {
@@ -394,7 +385,7 @@ fn a_p0_pages_at_once_and_the_timeline_holds_the_diagnostics() {
     )));
     assert!(texts[2].ends_with("Next update within 30 minutes."));
 
-    let all = everything(&p, &out);
+    let all = p.everything(&out);
     assert!(!all.contains(ROUTING_KEY), "the routing key leaked");
     assert!(!all.contains(DB_PASSWORD), "the database password leaked");
 }
@@ -825,7 +816,7 @@ fn approved_containment_blocks_rotates_preserves_and_mails() {
     assert!(texts[1].contains("Status: Contained\n"));
     assert!(texts[1].contains("Blocked: 203.0.113.7, 198.51.100.0/24, 2001:db8::1"));
 
-    let all = everything(&p, &out);
+    let all = p.everything(&out);
     assert!(!all.contains(BLOCK_TOKEN), "the block token leaked");
     let pre = p
         .audit_events(&run_id)

@@ -5,21 +5,13 @@
 
 use crate::support::net;
 
-use crate::support::{Outcome, Project, unindent, unique};
+use crate::support::{Project, unindent, unique};
 use hmac::{Hmac, Mac};
 use net::http::{Reply, Request, Server};
 use net::smtp::SmtpServer;
 use net::tls::TestCa;
 use serde_json::json;
 use sha2::Sha256;
-
-fn everything(p: &Project, out: &Outcome) -> String {
-    let mut all = out.all_output();
-    for run in p.run_ids() {
-        all.push_str(&std::fs::read_to_string(p.audit_path(&run)).unwrap_or_default());
-    }
-    all
-}
 
 /// Whether `X-Steward-Signature` is the HMAC-SHA256 of the body with `key`.
 fn signed_with(req: &Request, key: &str) -> bool {
@@ -95,7 +87,7 @@ steps:
         "{context}"
     );
     assert!(
-        !everything(&p, &out).contains("B000/XXXX"),
+        !p.everything(&out).contains("B000/XXXX"),
         "the webhook URL is a secret"
     );
 }
@@ -168,7 +160,7 @@ steps:
         out.step("unsigned")["result"],
         json!({ "delivered": false, "status": 401 })
     );
-    assert!(!everything(&p, &out).contains(&key));
+    assert!(!p.everything(&out).contains(&key));
 }
 
 #[test]
@@ -265,7 +257,7 @@ steps:
         );
     }
     assert!(
-        !everything(&p, &out).contains(&key),
+        !p.everything(&out).contains(&key),
         "the routing key is a secret"
     );
 }
@@ -328,7 +320,7 @@ fn email_over_plain_smtp_on_loopback() {
         out.run_id()
     );
     assert!(body.ends_with(&footer), "{body}");
-    assert!(!everything(&p, &out).contains(&password));
+    assert!(!p.everything(&out).contains(&password));
 }
 
 #[test]

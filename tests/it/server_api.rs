@@ -2,7 +2,7 @@
 //! called over HTTP.
 
 use crate::support;
-use crate::support::serve;
+use crate::support::serve::{self, send};
 
 use std::time::{Duration, Instant};
 
@@ -88,6 +88,12 @@ impl std::ops::Deref for Server {
     }
 }
 
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut serve::Served {
+        &mut self.0
+    }
+}
+
 impl Server {
     fn start(p: &Project, extra: &[&str]) -> Server {
         Server(serve::Served::start(
@@ -117,28 +123,6 @@ impl Server {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
-
-    /// Sends SIGTERM.
-    fn terminate(&self) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
-    }
-
-    /// SIGTERM, then the exit status (killed after 30 s).
-    fn stop(&mut self) -> std::process::ExitStatus {
-        self.terminate();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.0.child.try_wait().expect("wait") {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.0.child.kill();
-                panic!("the server did not stop: {}", self.output());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
 }
 
 fn auth(request: RequestBuilder, token: Option<&str>) -> RequestBuilder {
@@ -146,15 +130,6 @@ fn auth(request: RequestBuilder, token: Option<&str>) -> RequestBuilder {
         Some(t) => request.bearer_auth(t),
         None => request,
     }
-}
-
-fn send(request: RequestBuilder) -> (StatusCode, Value) {
-    let response = request.send().expect("send the request");
-    let status = response.status();
-    let text = response.text().expect("read the body");
-    let value =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status}: not JSON ({e}): {text}"));
-    (status, value)
 }
 
 fn error_of(body: &Value) -> &str {

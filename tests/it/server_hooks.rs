@@ -1,7 +1,7 @@
 //! `POST /hooks/{name}`: signed webhooks against a real `steward serve`
 //! process on a free port of 127.0.0.1.
 
-use crate::support::serve;
+use crate::support::serve::{self, send};
 
 use std::time::{Duration, Instant};
 
@@ -96,15 +96,6 @@ impl Server {
             .header("content-type", "application/json")
             .body(body.to_vec())
     }
-}
-
-fn send(request: RequestBuilder) -> (StatusCode, Value) {
-    let response = request.send().expect("send the request");
-    let status = response.status();
-    let text = response.text().expect("read the body");
-    let value =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status}: not JSON ({e}): {text}"));
-    (status, value)
 }
 
 fn github_signature(body: &[u8]) -> String {

@@ -36,23 +36,10 @@ fn wait_history(p: &Project, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec
     }
 }
 
-/// SIGTERM, then waits for the server to exit (killed after 30 s).
+/// SIGTERM, then waits for the server to exit successfully.
 fn stop(server: &mut Served) {
-    let pid = nix::unistd::Pid::from_raw(server.child.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = server.child.try_wait().expect("wait") {
-            assert!(status.success(), "{status}: {}", server.output());
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the server did not stop: {}",
-            server.output()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let status = server.stop();
+    assert!(status.success(), "{status}: {}", server.output());
 }
 
 /// Polls the server's output until it holds `text` (panics after 20 s).

@@ -19,15 +19,6 @@ pub(crate) fn run(db: &ScratchDb, yaml: &str, args: &[&str]) -> (Project, Outcom
     (p, out)
 }
 
-/// Everything a run printed or recorded: output, report, audit trails.
-pub(crate) fn everything(p: &Project, out: &Outcome) -> String {
-    let mut all = out.all_output();
-    for run in p.run_ids() {
-        all.push_str(&std::fs::read_to_string(p.audit_path(&run)).unwrap_or_default());
-    }
-    all
-}
-
 #[test]
 fn params_of_each_type_round_trip_into_rows() {
     let db = ScratchDb::new();

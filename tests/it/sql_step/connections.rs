@@ -3,7 +3,7 @@
 //! never shown with its password.
 
 use super::pg::{self, ScratchDb};
-use super::{everything, run};
+use super::run;
 use crate::support::net;
 use crate::support::{self, Project};
 
@@ -36,7 +36,7 @@ steps:
         "{error}"
     );
     assert!(error.contains("after 3 attempts"), "{error}");
-    assert!(!everything(&p, &out).contains("pw-dead-7Q"));
+    assert!(!p.everything(&out).contains("pw-dead-7Q"));
 }
 
 #[test]
@@ -104,7 +104,7 @@ steps:
         [password],
         "the client did send it"
     );
-    assert!(!everything(&p, &out).contains(password));
+    assert!(!p.everything(&out).contains(password));
 }
 
 #[test]
@@ -140,7 +140,7 @@ steps:
         out.error("database")
             .contains("database \"no_such_db_here\" does not exist (SQLSTATE 3D000)")
     );
-    assert!(!everything(&p, &out).contains("pw-Unk-9"));
+    assert!(!p.everything(&out).contains("pw-Unk-9"));
 }
 
 #[test]
@@ -171,7 +171,7 @@ steps:
     dry.expect_code(0);
     let all = format!(
         "{}{}{}",
-        everything(&p, &out),
+        p.everything(&out),
         text.all_output(),
         dry.all_output()
     );

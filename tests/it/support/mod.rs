@@ -94,6 +94,19 @@ pub fn me() -> String {
         .to_owned()
 }
 
+/// Creates (or empties) `path` and sets its modification time, as
+/// `touch -d WHEN` understands it ("2 days ago").
+pub fn touch(path: &Path, when: &str) {
+    std::fs::write(path, b"old").expect("write the file");
+    let ok = std::process::Command::new("touch")
+        .arg("-d")
+        .arg(when)
+        .arg(path)
+        .status()
+        .expect("run touch");
+    assert!(ok.success(), "touch -d {when} {}", path.display());
+}
+
 /// A text block written indented in the test's source, as the file it
 /// stands for: the newline right after the opening quote goes, and so does
 /// the indentation common to its lines (blank lines don't count), so that

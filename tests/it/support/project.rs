@@ -241,6 +241,25 @@ impl Project {
             .collect()
     }
 
+    /// Everything a secret could leak into: the command's output and every
+    /// audit trail of the project.
+    pub fn everything(&self, out: &Outcome) -> String {
+        let mut all = out.all_output();
+        for run in self.run_ids() {
+            all.push_str(&fs::read_to_string(self.audit_path(&run)).unwrap_or_default());
+        }
+        all
+    }
+
+    /// Asserts that none of `secrets` is in [`everything`](Self::everything).
+    #[track_caller]
+    pub fn assert_no_leak(&self, out: &Outcome, secrets: &[&str]) {
+        let all = self.everything(out);
+        for secret in secrets {
+            assert!(!all.contains(secret), "{secret} leaked");
+        }
+    }
+
     /// The ids of the runs that left an audit trail.
     pub fn run_ids(&self) -> Vec<String> {
         match fs::read_dir(self.path().join(".steward").join("runs")) {

@@ -3,11 +3,15 @@
 //! line, its output kept, killed when dropped.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use reqwest::blocking::Client;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, RequestBuilder};
+use serde_json::Value;
 
 use super::Project;
 
@@ -78,10 +82,43 @@ impl Served {
         format!("{}{path}", self.base)
     }
 
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let pid = Pid::from_raw(self.child.id() as i32);
+        kill(pid, Signal::SIGTERM).expect("SIGTERM");
+    }
+
+    /// SIGTERM, then the exit status (killed, and the test failed, if it
+    /// has not stopped after 30 s).
+    pub fn stop(&mut self) -> ExitStatus {
+        self.terminate();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the server did not stop: {}", self.output());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Everything the server printed so far.
     pub fn output(&self) -> String {
         self.output.lock().unwrap().join("\n")
     }
+}
+
+/// Sends a request; its status and its body, which must be JSON.
+pub fn send(request: RequestBuilder) -> (StatusCode, Value) {
+    let response = request.send().expect("send the request");
+    let status = response.status();
+    let text = response.text().expect("read the body");
+    let value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status}: not JSON ({e}): {text}"));
+    (status, value)
 }
 
 impl Drop for Served {

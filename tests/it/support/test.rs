@@ -30,10 +30,8 @@ pub struct Test {
     env: Vec<(OsString, Option<OsString>)>,
     dir: Option<PathBuf>,
     project_flag: bool,
-    stdin: Option<Vec<u8>>,
     status: Option<i32>,
     stdout: Option<String>,
-    stderr: Option<String>,
     stdout_contains: Vec<String>,
     stderr_contains: Vec<String>,
     timeout: Duration,
@@ -60,10 +58,8 @@ impl Test {
             env: Vec::new(),
             dir: None,
             project_flag: true,
-            stdin: None,
             status: Some(0),
             stdout: None,
-            stderr: None,
             stdout_contains: Vec::new(),
             stderr_contains: Vec::new(),
             timeout: Duration::from_secs(60),
@@ -73,12 +69,6 @@ impl Test {
     /// The project the command runs in.
     pub fn project(&self) -> &Project {
         &self.project
-    }
-
-    /// Writes a file of the project (relative to its folder).
-    pub fn file(self, rel: &str, content: &str) -> Self {
-        self.project.write(rel, content);
-        self
     }
 
     /// Writes `runbooks/<name>.yaml`.
@@ -140,12 +130,6 @@ impl Test {
         self
     }
 
-    /// Writes `text` to the command's standard input (closed otherwise).
-    pub fn stdin(mut self, text: &str) -> Self {
-        self.stdin = Some(text.as_bytes().to_vec());
-        self
-    }
-
     /// The exit code it must end with (0 unless said).
     pub fn status(mut self, code: i32) -> Self {
         self.status = Some(code);
@@ -161,12 +145,6 @@ impl Test {
     /// Exactly what it must print on stdout.
     pub fn stdout(mut self, text: &str) -> Self {
         self.stdout = Some(text.to_owned());
-        self
-    }
-
-    /// Exactly what it must print on stderr.
-    pub fn stderr(mut self, text: &str) -> Self {
-        self.stderr = Some(text.to_owned());
         self
     }
 
@@ -212,14 +190,14 @@ impl Test {
     /// Starts the command in the background; the expectations are not
     /// checked (wait for it with [`Spawned::wait`]).
     pub fn spawn(self) -> Spawned {
-        Spawned::start(self.command(), self.stdin.as_deref())
+        Spawned::start(self.command(), None)
     }
 
     /// Runs the command to its end, checks the exit code and the output,
     /// and returns the outcome. A failed check shows all the output.
     #[track_caller]
     pub fn run(self) -> Outcome {
-        let out = Spawned::start(self.command(), self.stdin.as_deref()).wait(self.timeout);
+        let out = Spawned::start(self.command(), None).wait(self.timeout);
         let show = || {
             format!(
                 "`steward {}`\n--- stdout\n{}\n--- stderr\n{}",
@@ -237,9 +215,6 @@ impl Test {
         }
         if let Some(stdout) = &self.stdout {
             assert_eq!(&out.stdout, stdout, "stdout of {}", show());
-        }
-        if let Some(stderr) = &self.stderr {
-            assert_eq!(&out.stderr, stderr, "stderr of {}", show());
         }
         for text in &self.stdout_contains {
             assert!(
