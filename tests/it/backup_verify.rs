@@ -3,16 +3,14 @@
 //! real pg_dump, restore and row counts; a dump that lost rows and damaged
 //! archives fail with a clear message; the scratch database never stays.
 
-use crate::support::pg;
-
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::support::pg::{self, ScratchDb};
 use crate::support::{Outcome, Project, touch};
-use pg::ScratchDb;
 
 /// A password in the connection string: the local server trusts the login
 /// and ignores it, and it must never be shown.

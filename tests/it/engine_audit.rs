@@ -1,8 +1,7 @@
 //! The audit trail: what a run records, who started it (CLI or CI), and
 //! `steward audit verify` on good and tampered trails.
 
-use crate::support;
-use crate::support::{Project, Test};
+use crate::support::{self, Project, Test};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 

@@ -2,8 +2,7 @@
 //! commands with secrets masked, conditions decided now or at run time, and
 //! every gate.
 
-use crate::support;
-use crate::support::Project;
+use crate::support::{self, Project};
 
 const DEPLOY: &str = r#"
 secrets: [DEPLOY_TOKEN]

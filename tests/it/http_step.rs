@@ -2,13 +2,11 @@
 //! endpoint, statuses outside `expect_status`, timeouts, refused
 //! connections, TLS with a test CA, and secrets masked everywhere.
 
-use crate::support::net;
-
 use std::time::Duration;
 
-use crate::support::{Project, unindent, unique};
-use net::http::{Reply, Server};
-use net::tls::TestCa;
+use crate::support::net::http::{Reply, Server};
+use crate::support::net::tls::TestCa;
+use crate::support::{Project, net, unindent, unique};
 use serde_json::json;
 
 mod requests;

@@ -3,15 +3,12 @@
 //! per test), real pg_dump/psql, and loopback HTTP servers for the
 //! application and the Slack webhook.
 
-use crate::support::net;
-use crate::support::pg;
-
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::support::{Outcome, Project, touch, wait_for};
-use net::http::{Reply, Server};
-use pg::ScratchDb;
+use crate::support::net::http::{Reply, Server};
+use crate::support::pg::{self, ScratchDb};
+use crate::support::{Outcome, Project, net, touch, wait_for};
 use serde_json::{Value, json};
 
 mod backup;

@@ -5,14 +5,11 @@
 //! hook endpoints), Slack and PagerDuty receivers, and the PostgreSQL of
 //! this machine.
 
-use crate::support::app;
-use crate::support::{me, net, pg};
-
 use std::time::Duration;
 
-use crate::support::{Outcome, Project, Spawned, Test, wait_for};
-use app::{App, DeployLog, Health, Receiver};
-use pg::ScratchDb;
+use crate::support::app::{App, DeployLog, Health, Receiver};
+use crate::support::pg::{self, ScratchDb};
+use crate::support::{Outcome, Project, Spawned, Test, me, net, wait_for};
 use serde_json::{Value, json};
 
 mod health_check;

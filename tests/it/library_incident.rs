@@ -4,18 +4,15 @@
 //! receiver, a block hook, an SMTP receiver, and this machine's PostgreSQL
 //! (a scratch database with a query running in it).
 
-use crate::support::net;
-use crate::support::pg;
-
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::support::{Outcome, Project, Spawned, me, wait_for};
-use net::http::{Reply, Request, Server};
-use net::smtp::SmtpServer;
-use pg::ScratchDb;
+use crate::support::net::http::{Reply, Request, Server};
+use crate::support::net::smtp::SmtpServer;
+use crate::support::pg::ScratchDb;
+use crate::support::{Outcome, Project, Spawned, me, net, wait_for};
 use serde_json::{Value, json};
 use sha2::Digest;
 

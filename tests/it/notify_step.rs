@@ -3,13 +3,11 @@
 //! v2, and email over plain SMTP and STARTTLS. No secret appears in any
 //! output.
 
-use crate::support::net;
-
+use crate::support::net::http::{Reply, Request, Server};
+use crate::support::net::smtp::SmtpServer;
+use crate::support::net::tls::TestCa;
 use crate::support::{Project, unindent, unique};
 use hmac::{Hmac, Mac};
-use net::http::{Reply, Request, Server};
-use net::smtp::SmtpServer;
-use net::tls::TestCa;
 use serde_json::json;
 use sha2::Sha256;
 

@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use crate::support;
-use crate::support::{Project, Spawned, unindent, wait_for};
+use crate::support::{self, Project, Spawned, unindent, wait_for};
 
 mod child_runs;
 mod concurrency;

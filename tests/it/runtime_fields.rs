@@ -3,11 +3,8 @@
 //! `port` and `tls`; and an email `username` that renders empty means no
 //! login.
 
-use crate::support;
-use crate::support::{net, unindent};
-
-use crate::support::Project;
-use net::smtp::SmtpServer;
+use crate::support::net::smtp::SmtpServer;
+use crate::support::{self, Project, unindent};
 
 const GATE: &str = r#"
 inputs:

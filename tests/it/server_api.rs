@@ -1,12 +1,10 @@
 //! `steward serve`: a real server process on a free port of 127.0.0.1,
 //! called over HTTP.
 
-use crate::support;
-use crate::support::serve::{self, send};
-
 use std::time::{Duration, Instant};
 
-use crate::support::Project;
+use crate::support::serve::{self, send};
+use crate::support::{self, Project};
 use reqwest::StatusCode;
 use reqwest::blocking::RequestBuilder;
 use serde_json::{Value, json};

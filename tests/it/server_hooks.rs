@@ -1,11 +1,10 @@
 //! `POST /hooks/{name}`: signed webhooks against a real `steward serve`
 //! process on a free port of 127.0.0.1.
 
-use crate::support::serve::{self, send};
-
 use std::time::{Duration, Instant};
 
 use crate::support::Project;
+use crate::support::serve::{self, send};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, Mac};

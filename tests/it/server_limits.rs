@@ -2,14 +2,11 @@
 //! rate limits per token, and time limits on slow clients (which must not
 //! cut the requests that last as long as their run).
 
-use crate::support;
-use crate::support::{serve, unindent};
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::support::Project;
+use crate::support::{self, Project, serve, unindent};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

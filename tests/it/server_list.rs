@@ -2,9 +2,7 @@
 //! runs it covers, however many runs of other runbooks are newer (it reads
 //! more of the store in rounds rather than every run at once).
 
-use crate::support::{serve, unindent};
-
-use crate::support::Project;
+use crate::support::{Project, serve, unindent};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

@@ -2,11 +2,9 @@
 //! 127.0.0.1: runs through the API, a refused webhook, then the Prometheus
 //! text parsed and checked.
 
-use crate::support::serve;
-
 use std::collections::{HashMap, HashSet};
 
-use crate::support::Project;
+use crate::support::{Project, serve};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

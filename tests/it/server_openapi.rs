@@ -3,12 +3,10 @@
 //! is documented, every documented one is routed, and each documented operation
 //! reaches a handler rather than the router's fallback 404.
 
-use crate::support::{serve, unindent};
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use crate::support::Project;
+use crate::support::{Project, serve, unindent};
 use reqwest::{Method, StatusCode};
 use yaml_rust2::{Yaml, YamlLoader};
 

@@ -1,14 +1,11 @@
 //! `steward serve` fires `triggers.schedule`: a real server process with
 //! per-second cron expressions, its runs read back with `steward history`.
 
-use crate::support;
-use crate::support::serve;
-
 use std::time::{Duration, Instant};
 
-use crate::support::Project;
+use crate::support::serve::Served;
+use crate::support::{self, Project};
 use serde_json::Value;
-use serve::Served;
 
 /// The project's runs, newest first, as `steward history --output json`.
 fn history(p: &Project) -> Vec<Value> {

@@ -4,15 +4,11 @@
 //! `response_url` (Slack itself can't be reached here), and approval
 //! buttons pressed with signed interactivity payloads.
 
-use crate::support;
-use crate::support::net;
-use crate::support::serve;
-
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::support::{Project, wait_for};
+use crate::support::net::http::{Reply, Request, Server as Receiver};
+use crate::support::{self, Project, net, serve, wait_for};
 use hmac::{Hmac, Mac};
-use net::http::{Reply, Request, Server as Receiver};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::Sha256;

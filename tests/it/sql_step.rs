@@ -4,11 +4,10 @@
 //! connection failures and their retries, and the connection string never
 //! shown with its password.
 
-mod connections;
-use crate::support::pg;
-
+use crate::support::pg::{self, ScratchDb};
 use crate::support::{Outcome, Project};
-use pg::ScratchDb;
+
+mod connections;
 
 /// Runs `runbook` (whose steps connect to `{{ secrets.DB_URL }}`) on `db`.
 pub(crate) fn run(db: &ScratchDb, yaml: &str, args: &[&str]) -> (Project, Outcome) {

@@ -4,8 +4,7 @@
 
 use super::pg::{self, ScratchDb};
 use super::run;
-use crate::support::net;
-use crate::support::{self, Project};
+use crate::support::{self, Project, net};
 
 #[test]
 fn a_dead_server_is_a_connect_failure_retried_by_policy() {
