@@ -1,6 +1,14 @@
-//! The integration tests, in one binary: each module was its own test
-//! binary once, and each of those linked the whole crate. They drive the
-//! `steward` binary with real processes; `support` holds what they share.
+//! The integration tests, in one binary (each module was a test binary of
+//! its own once, and each linked the whole crate). They drive the `steward`
+//! binary with real processes; `support` holds what they share.
+//!
+//! The tests run as threads of one process, so none may change what the
+//! process shares: no `std::env::set_var`, no current folder, no signal
+//! handlers. A test gives a command its environment and folder
+//! ([`support::Test`]), signals only processes it started, and names what
+//! it creates outside its temp folder with [`support::unique`].
+//!
+//! Run one module with `cargo test --test it engine_cli::`.
 
 mod support;
 
