@@ -501,7 +501,7 @@ def report(binary, root, env, samples=300, seconds=30, levels=(1, 4, 16)):
     out.append(f"\nAbout {per_run:,.0f} KiB of RSS, {(full['threads'] - idle['threads']) / 1000:.0f} thread and "
                f"{(full['fds'] - idle['fds']) / 1000:.0f} open files per waiting run (its store writer thread, "
                f"its lock file and its audit trail). Each waiting run asks the store for its decision every "
-               f"200 ms for its first 30 s, then every second (`decision_poll` in src/runner/control.rs): "
+               f"200 ms for its first 30 s, then every second (`decision_poll` in src/host/control.rs): "
                f"1,000 runs that just started waiting take {full['cpu'] * 100:.1f} % of a core, "
                f"{settled['cpu'] * 100:.1f} % once all have waited over 30 s, against "
                f"{hundred['cpu'] * 100:.1f} % for 100 and {idle['cpu'] * 100:.1f} % idle. Listing waiting runs grows with their number: live statuses "

@@ -39,19 +39,30 @@ const FLOORS: &[(&str, u8)] = &[
 /// Files that are not part of any floor.
 const OUTSIDE: &[&str] = &["lib", "main", "floors"];
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("read src/") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
+/// Every `.rs` file under `dir`.
+pub(crate) fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read a source folder") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
         }
     }
+    out
 }
 
-/// The code of a file without its comments (doc links may point anywhere).
-fn code(text: &str) -> String {
+/// The code of a file without its comments (doc links may point anywhere)
+/// and without its inline tests.
+pub(crate) fn code(text: &str) -> String {
+    let text = match text.find("#[cfg(test)]\nmod tests {") {
+        Some(at) => &text[..at],
+        None => text,
+    };
     text.lines()
         .map(|line| match line.find("//") {
             Some(at) if !line[..at].contains('"') => &line[..at],
@@ -61,39 +72,46 @@ fn code(text: &str) -> String {
         .join("\n")
 }
 
-/// The top-level modules a file's code names through `crate::`.
-fn imports(code: &str) -> BTreeSet<String> {
-    let mut found = BTreeSet::new();
+/// The names each path that starts with `prefix` reaches: the word after
+/// it, or each word of a `{…}` group.
+pub(crate) fn names_after(code: &str, prefix: &str) -> Vec<String> {
+    let word = |s: &str| -> String {
+        s.trim()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut found = Vec::new();
     let mut rest = code;
-    while let Some(at) = rest.find("crate::") {
-        rest = &rest[at + "crate::".len()..];
+    while let Some(at) = rest.find(prefix) {
+        let boundary = rest[..at]
+            .chars()
+            .last()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == ':'));
+        rest = &rest[at + prefix.len()..];
+        if !boundary {
+            continue;
+        }
         if let Some(group) = rest.strip_prefix('{') {
             let end = group.find('}').unwrap_or(group.len());
-            for item in group[..end].split(',') {
-                let name: String = item
-                    .trim()
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect();
-                found.insert(name);
-            }
+            found.extend(group[..end].split(',').map(word));
         } else {
-            let name: String = rest
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
-            found.insert(name);
+            found.push(word(rest));
         }
     }
-    found.retain(|name| !name.is_empty() && name != "self");
+    found.retain(|n| !n.is_empty() && n != "self");
     found
+}
+
+/// The top-level modules a file's code names through `crate::`.
+fn imports(code: &str) -> BTreeSet<String> {
+    names_after(code, "crate::").into_iter().collect()
 }
 
 /// `module -> modules it imports`, for every top-level module of `src/`.
 fn graph() -> BTreeMap<String, BTreeSet<String>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
+    let files = rust_files(&src);
     let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for file in files {
         let relative = file.strip_prefix(&src).expect("under src/");

@@ -3,7 +3,9 @@
 //! `mod.rs` itself (`super::` from a part's root, `crate::server::NAME`).
 
 use std::collections::BTreeSet;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
+
+use crate::floors::{code, names_after, rust_files};
 
 /// Each part and its floor, from the bottom up; `mod.rs` is above them all.
 const PARTS: &[(&str, u8)] = &[
@@ -18,32 +20,6 @@ const PARTS: &[(&str, u8)] = &[
 
 /// The floor of `mod.rs`.
 const ROOT: u8 = 5;
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("read src/server/") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
-/// The code of a file without its comments and its tests.
-fn code(text: &str) -> String {
-    let text = match text.find("#[cfg(test)]\nmod tests") {
-        Some(at) => &text[..at],
-        None => text,
-    };
-    text.lines()
-        .map(|line| match line.find("//") {
-            Some(at) if !line[..at].contains('"') => &line[..at],
-            _ => line,
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 /// A file's module path inside the server: `api/slack/mod.rs` is
 /// `[api, slack]`, `mod.rs` is `[]`.
@@ -63,37 +39,6 @@ fn module_path(relative: &Path) -> Vec<String> {
     parts
 }
 
-/// The names each path expression starting at `prefix` reaches: the word
-/// after it, or each word of a `{…}` group.
-fn names_after(code: &str, prefix: &str) -> Vec<String> {
-    let word = |s: &str| -> String {
-        s.trim()
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .collect()
-    };
-    let mut found = Vec::new();
-    let mut rest = code;
-    while let Some(at) = rest.find(prefix) {
-        let boundary = rest[..at]
-            .chars()
-            .last()
-            .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == ':'));
-        rest = &rest[at + prefix.len()..];
-        if !boundary {
-            continue;
-        }
-        if let Some(group) = rest.strip_prefix('{') {
-            let end = group.find('}').unwrap_or(group.len());
-            found.extend(group[..end].split(',').map(word));
-        } else {
-            found.push(word(rest));
-        }
-    }
-    found.retain(|n| !n.is_empty() && n != "self");
-    found
-}
-
 /// The part a name right under the server's root is: a part, or `mod.rs`.
 fn part_of(name: &str) -> String {
     if PARTS.iter().any(|(p, _)| *p == name) {
@@ -106,8 +51,7 @@ fn part_of(name: &str) -> String {
 /// `(from part, to part)` for every import between parts.
 fn edges() -> BTreeSet<(String, String)> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/server");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
+    let files = rust_files(&src);
     let mut edges = BTreeSet::new();
     for file in files {
         let path = module_path(file.strip_prefix(&src).expect("under src/server"));
