@@ -32,6 +32,46 @@ impl std::fmt::Display for InputProblem {
     }
 }
 
+/// Why a value does not fit an input's declaration.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ValueProblem {
+    /// Text that does not read as the input's type.
+    #[error("expected {expected}, got `{text}`")]
+    Unreadable {
+        /// What was expected (`an int`, `true or false`…).
+        expected: &'static str,
+        /// The text as given.
+        text: String,
+    },
+    /// A value of another type.
+    #[error("expected {expected}, got {got}")]
+    WrongType {
+        /// The declared type, with its article.
+        expected: &'static str,
+        /// What the value is.
+        got: String,
+    },
+    /// A value outside the input's `enum`.
+    #[error("{value} is not one of {allowed}")]
+    NotAllowed {
+        /// The value.
+        value: serde_json::Value,
+        /// The allowed values, listed.
+        allowed: String,
+    },
+    /// Text that does not match the input's `pattern`.
+    #[error("`{text}` doesn't match the pattern `{pattern}`")]
+    NoMatch {
+        /// The text.
+        text: String,
+        /// The pattern.
+        pattern: String,
+    },
+    /// The declaration's pattern is not a regular expression.
+    #[error("bad pattern: {0}")]
+    BadPattern(#[from] regex::Error),
+}
+
 /// Checks and converts `raw` against `decls`, filling in defaults.
 /// Returns every problem at once.
 pub fn resolve_inputs(
@@ -84,9 +124,9 @@ pub fn resolve_inputs(
             Ok(v) => {
                 values.insert(name.clone(), v);
             }
-            Err(message) => problems.push(InputProblem {
+            Err(problem) => problems.push(InputProblem {
                 input: name.clone(),
-                message,
+                message: problem.to_string(),
             }),
         }
     }
@@ -97,14 +137,18 @@ pub fn resolve_inputs(
     }
 }
 
-fn convert_text(kind: InputType, text: &str) -> Result<serde_json::Value, String> {
+fn convert_text(kind: InputType, text: &str) -> Result<serde_json::Value, ValueProblem> {
+    let unreadable = |expected| ValueProblem::Unreadable {
+        expected,
+        text: text.to_owned(),
+    };
     let trimmed = text.trim();
     match kind {
         InputType::String => Ok(serde_json::Value::String(text.to_owned())),
         InputType::Int => trimmed
             .parse::<i64>()
             .map(serde_json::Value::from)
-            .map_err(|_| format!("expected an int, got `{text}`")),
+            .map_err(|_| unreadable("an int")),
         InputType::Number => trimmed
             .parse::<f64>()
             .ok()
@@ -116,11 +160,11 @@ fn convert_text(kind: InputType, text: &str) -> Result<serde_json::Value, String
                     .ok()
                     .or_else(|| serde_json::Number::from_f64(f).map(serde_json::Value::Number))
             })
-            .ok_or_else(|| format!("expected a number, got `{text}`")),
+            .ok_or_else(|| unreadable("a number")),
         InputType::Bool => match trimmed.to_ascii_lowercase().as_str() {
             "true" | "yes" | "1" | "on" => Ok(true.into()),
             "false" | "no" | "0" | "off" => Ok(false.into()),
-            _ => Err(format!("expected true or false, got `{text}`")),
+            _ => Err(unreadable("true or false")),
         },
     }
 }
@@ -129,7 +173,7 @@ fn convert_text(kind: InputType, text: &str) -> Result<serde_json::Value, String
 pub fn check_value(
     decl: &InputDecl,
     value: &serde_json::Value,
-) -> Result<serde_json::Value, String> {
+) -> Result<serde_json::Value, ValueProblem> {
     use serde_json::Value as J;
     let fits = match (decl.kind, value) {
         (InputType::String, J::String(_)) | (InputType::Bool, J::Bool(_)) => true,
@@ -138,22 +182,26 @@ pub fn check_value(
         _ => false,
     };
     if !fits {
-        return Err(format!(
-            "expected {}, got {}",
-            article(decl.kind),
-            describe(value)
-        ));
+        return Err(ValueProblem::WrongType {
+            expected: article(decl.kind),
+            got: describe(value),
+        });
     }
     if let Some(allowed) = &decl.allowed {
         if !allowed.iter().any(|a| numeric_eq(a, value)) {
             let list: Vec<String> = allowed.iter().map(|a| a.to_string()).collect();
-            return Err(format!("{value} is not one of {}", list.join(", ")));
+            return Err(ValueProblem::NotAllowed {
+                value: value.clone(),
+                allowed: list.join(", "),
+            });
         }
     }
     if let (Some(pattern), J::String(text)) = (&decl.pattern, value) {
-        let re = full_match(pattern).map_err(|e| format!("bad pattern: {e}"))?;
-        if !re.is_match(text) {
-            return Err(format!("`{text}` doesn't match the pattern `{pattern}`"));
+        if !full_match(pattern)?.is_match(text) {
+            return Err(ValueProblem::NoMatch {
+                text: text.clone(),
+                pattern: pattern.clone(),
+            });
         }
     }
     Ok(value.clone())
@@ -167,8 +215,8 @@ fn numeric_eq(a: &serde_json::Value, b: &serde_json::Value) -> bool {
 }
 
 /// A pattern that must match the whole value.
-pub fn full_match(pattern: &str) -> Result<Regex, String> {
-    Regex::new(&format!("^(?:{pattern})$")).map_err(|e| e.to_string())
+pub fn full_match(pattern: &str) -> Result<Regex, regex::Error> {
+    Regex::new(&format!("^(?:{pattern})$"))
 }
 
 fn article(kind: InputType) -> &'static str {

@@ -134,6 +134,14 @@ named! {
     }
 }
 
+impl RunStatus {
+    /// Whether the run has ended: it is not running or waiting (an
+    /// interrupted run has ended until it is resumed).
+    pub fn has_ended(self) -> bool {
+        !matches!(self, RunStatus::Running | RunStatus::Waiting)
+    }
+}
+
 named! {
     /// Why a step did not run.
     pub enum SkipReason ("skip reason") {

@@ -42,7 +42,8 @@ pub fn compile_input(
         Err(e) => {
             diagnostics.push(
                 Diagnostic::new(p.span, "invalid pattern").hint(
-                    e.lines()
+                    e.to_string()
+                        .lines()
                         .last()
                         .unwrap_or("not a regular expression")
                         .trim()

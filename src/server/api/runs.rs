@@ -203,7 +203,9 @@ pub async fn cancel(
 ) -> Result<Response, ApiError> {
     let token = authenticate(&state.access.tokens, &headers)?;
     let detail = run_for(&state, token, TokenAction::Run, &id).await?;
-    if !state.service.cancel(&id) {
+    // A run whose end is recorded is not cancelled, even if its task has
+    // not yet left the map of hosted runs.
+    if detail.run.status.has_ended() || !state.service.cancel(&id) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             format!(
