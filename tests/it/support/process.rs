@@ -5,8 +5,7 @@ use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -122,27 +121,32 @@ impl Drop for OutsideFile {
 /// comes (so the pipe never fills), until its end.
 struct Drain {
     text: Arc<Mutex<Vec<u8>>>,
-    thread: Option<JoinHandle<()>>,
+    /// Disconnected when the thread has read the end of the stream.
+    ended: mpsc::Receiver<()>,
 }
 
 impl Drain {
     fn start(mut from: impl Read + Send + 'static) -> Self {
         let text = Arc::new(Mutex::new(Vec::new()));
         let into = text.clone();
-        let thread = std::thread::spawn(move || {
+        let (done, ended) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _done = done;
             let mut buf = [0u8; 8192];
             while let Ok(n @ 1..) = from.read(&mut buf) {
                 into.lock().unwrap().extend_from_slice(&buf[..n]);
             }
         });
-        Drain {
-            text,
-            thread: Some(thread),
-        }
+        Drain { text, ended }
     }
 
-    fn ended(&self) -> bool {
-        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+    /// Whether the stream ended by `deadline` (every writer closed it).
+    fn wait_end(&self, deadline: Instant) -> bool {
+        let left = deadline.saturating_duration_since(Instant::now());
+        matches!(
+            self.ended.recv_timeout(left),
+            Err(mpsc::RecvTimeoutError::Disconnected)
+        )
     }
 
     fn text(&self) -> String {
@@ -207,27 +211,31 @@ impl Spawned {
     #[track_caller]
     pub fn wait(mut self, limit: Duration) -> Outcome {
         let mut child = self.child.take().expect("a running process");
+        let pid = child.id();
         let started = Instant::now();
-        let status = loop {
-            let status = child.try_wait().expect("wait for the process");
-            if let Some(status) = status
-                && self.stdout.ended()
-                && self.stderr.ended()
-            {
-                break status;
-            }
-            if started.elapsed() > limit {
-                let _ = child.kill();
-                let _ = child.wait();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        let status = match rx.recv_timeout(limit) {
+            Ok(status) => status.expect("wait for the process"),
+            Err(_) => {
+                let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
                 panic!(
-                    "pid {} did not end within {limit:?}\n--- stdout\n{}\n--- stderr\n{}",
-                    child.id(),
+                    "pid {pid} did not end within {limit:?}\n--- stdout\n{}\n--- stderr\n{}",
                     self.stdout.text(),
                     self.stderr.text()
                 );
             }
-            std::thread::sleep(Duration::from_millis(10));
         };
+        let deadline = started + limit;
+        assert!(
+            self.stdout.wait_end(deadline) && self.stderr.wait_end(deadline),
+            "pid {pid} ended, but its output was still open after {limit:?} (a process it \
+             started holds it)\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout.text(),
+            self.stderr.text()
+        );
         Outcome {
             code: status.code().unwrap_or(-1),
             stdout: self.stdout.text(),
