@@ -202,7 +202,7 @@ fn no_cycle_between_top_level_modules() {
 #[test]
 fn the_reader_sees_grouped_and_plain_imports() {
     let text =
-        "use crate::plan::Plan;\nuse crate::{kind::X, events};\n// crate::cli in a comment\n";
+        "use crate::plan::Plan;\nuse crate::{kind::X, events};\n// crate::host in a comment\n";
     let found = imports(&code(text));
     assert_eq!(
         found.into_iter().collect::<Vec<_>>(),

@@ -18,10 +18,8 @@ use crate::diagnostic::Diagnostic;
 use crate::plan::Plan;
 use crate::spec;
 
-pub use crate::kind::compile::{Checker, Scope, StepRef};
 pub use inputs::is_identifier;
 pub use library::{Library, LibraryEntry, RunbookEntry, check_template};
-pub use step::kind_keys;
 
 /// A file's text and the name it is shown under.
 #[derive(Debug, Clone, Copy)]

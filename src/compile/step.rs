@@ -12,7 +12,7 @@ use crate::kind::compile::values::{self, Params};
 use crate::kind::compile::{Checker, Scope, StepRef};
 
 /// The kinds a step may have (exactly one per step): the table's, and `uses`.
-pub fn kind_keys() -> Vec<&'static str> {
+fn kind_keys() -> Vec<&'static str> {
     crate::kinds::KEYS.iter().copied().chain(["uses"]).collect()
 }
 
